@@ -1,0 +1,1 @@
+"""Alembic environment and the linear revision history of every Keel schema."""

@@ -1,0 +1,145 @@
+"""The hash chain: canonical record bytes, link hashing, and appending a drained batch."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from platform_core.events import Event
+from platform_core.outbox import OutboxRow
+
+PLATFORM_CHAIN = uuid.UUID(int=0)
+
+_CREATE_VERBS = {"created", "added", "issued", "placed", "granted", "invited", "registered", "opened"}
+_DELETE_VERBS = {"deleted", "removed", "erased", "revoked", "archived", "released", "canceled"}
+_READ_VERBS = {"read", "viewed", "exported", "listed"}
+
+COLUMNS = (
+    "event_id", "org_id", "seq", "action", "crud", "outcome", "actor_type", "actor_id", "actor_name",
+    "target_type", "target_id", "target_name", "source_ip", "user_agent", "event_version", "metadata",
+    "occurred_at", "prev_hash", "hash",
+)  # fmt: skip
+
+
+def crud_of(action: str) -> str:
+    verb = action.rsplit(".", 1)[-1]
+    if verb in _CREATE_VERBS:
+        return "c"
+    if verb in _DELETE_VERBS:
+        return "d"
+    if verb in _READ_VERBS:
+        return "r"
+    return "u"
+
+
+def canonical(record: dict[str, Any]) -> bytes:
+    """Deterministic bytes of everything the hash covers (not prev_hash, hash or recorded_at)."""
+    occurred_at: datetime = record["occurred_at"]
+    body = {
+        "event_id": str(record["event_id"]),
+        "org_id": str(record["org_id"]) if record["org_id"] else None,
+        "seq": record["seq"],
+        "action": record["action"],
+        "crud": record["crud"],
+        "outcome": record["outcome"],
+        "actor": [record["actor_type"], record["actor_id"], record["actor_name"]],
+        "target": [record["target_type"], record["target_id"], record["target_name"]],
+        "source_ip": str(record["source_ip"]) if record["source_ip"] else None,
+        "user_agent": record["user_agent"],
+        "event_version": record["event_version"],
+        "metadata": record["metadata"],
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+    }
+    return msgspec.json.encode(body, order="sorted")
+
+
+def link_hash(prev_hash: bytes | None, record: dict[str, Any]) -> bytes:
+    digest = hashlib.sha256(prev_hash or b"")
+    digest.update(canonical(record))
+    return digest.digest()
+
+
+def record_of(event: Event) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "org_id": event.org_id,
+        "action": event.type,
+        "crud": crud_of(event.type),
+        "outcome": "failure" if event.data.get("outcome") == "failure" else "success",
+        "actor_type": event.actor.type,
+        "actor_id": event.actor.id,
+        "actor_name": event.actor.name,
+        "target_type": event.subject.type,
+        "target_id": event.subject.id,
+        "target_name": event.subject.name,
+        "source_ip": _ip_or_none(event.source_ip),
+        "user_agent": event.user_agent,
+        "event_version": event.version,
+        "metadata": event.data,
+        "occurred_at": event.occurred_at,
+    }
+
+
+def _ip_or_none(value: str | None) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value)) if value else None
+    except ValueError:
+        return None
+
+
+_ENSURE_HEADS = text(
+    """INSERT INTO audit.audit_chain_heads (chain_key)
+       SELECT unnest(CAST(:keys AS uuid[])) ON CONFLICT DO NOTHING"""
+)
+_LOCK_HEADS = text(
+    """SELECT chain_key, seq, hash FROM audit.audit_chain_heads
+        WHERE chain_key = ANY(CAST(:keys AS uuid[])) ORDER BY chain_key FOR UPDATE"""
+)
+_ALREADY_LOGGED = text("SELECT event_id FROM audit.audit_logs WHERE event_id = ANY(CAST(:ids AS uuid[]))")
+_MOVE_HEADS = text(
+    """UPDATE audit.audit_chain_heads AS h SET seq = n.seq, hash = n.hash
+         FROM unnest(CAST(:keys AS uuid[]), CAST(:seqs AS bigint[]), CAST(:hashes AS bytea[]))
+              AS n(chain_key, seq, hash)
+        WHERE h.chain_key = n.chain_key"""
+)
+
+
+async def append_batch(conn: AsyncConnection, rows: Sequence[OutboxRow]) -> None:
+    """Relay handler: append the claimed outbox rows to their chains, in outbox order."""
+    events = [msgspec.convert(row["payload"], Event) for row in rows]
+    seen = {r.event_id for r in await conn.execute(_ALREADY_LOGGED, {"ids": [e.event_id for e in events]})}
+    events = [e for e in events if e.event_id not in seen]
+    if not events:
+        return
+    keys = sorted({e.org_id or PLATFORM_CHAIN for e in events})
+    await conn.execute(_ENSURE_HEADS, {"keys": keys})
+    heads = {r.chain_key: (r.seq, r.hash) for r in await conn.execute(_LOCK_HEADS, {"keys": keys})}
+    records = []
+    for event in events:
+        key = event.org_id or PLATFORM_CHAIN
+        seq, prev = heads[key]
+        record = record_of(event)
+        record["seq"] = seq + 1
+        record["prev_hash"] = prev
+        record["hash"] = link_hash(prev, record)
+        heads[key] = (record["seq"], record["hash"])
+        records.append(tuple(_to_copy(record[c]) if c == "metadata" else record[c] for c in COLUMNS))
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table("audit_logs", schema_name="audit", columns=COLUMNS, records=records)
+    await conn.execute(
+        _MOVE_HEADS,
+        {"keys": keys, "seqs": [heads[k][0] for k in keys], "hashes": [heads[k][1] for k in keys]},
+    )
+
+
+def _to_copy(metadata: dict[str, Any]) -> str:
+    return msgspec.json.encode(metadata).decode()

@@ -1,0 +1,20 @@
+"""audit's declaration: it observes every event and drains its outbox into the chain."""
+
+from __future__ import annotations
+
+from modules.audit.cli import COMMANDS
+from modules.audit.routes import AuditController
+from modules.audit.services.capture import RELAY_NAME, capture_event
+from modules.audit.services.chain import append_batch
+from platform_core.events import Subscription
+from platform_core.module import ModuleSpec
+from platform_core.outbox import OutboxRelaySpec
+
+MODULE = ModuleSpec(
+    name="audit",
+    schema="audit",
+    route_handlers=[AuditController],
+    subscriptions=[Subscription("*", capture_event)],
+    relays=[OutboxRelaySpec(name=RELAY_NAME, table="audit.audit_outbox", handler=append_batch)],
+    cli_commands=COMMANDS,
+)

@@ -1,0 +1,1 @@
+"""billing — who pays, and what they pay for (Stripe's object model)."""

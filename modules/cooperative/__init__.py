@@ -1,0 +1,1 @@
+"""cooperative — what value each member contributed (patronage)."""

@@ -1,0 +1,5 @@
+"""cooperative's public facade: async functions taking a UnitOfWork. Filled by the cooperative issue."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

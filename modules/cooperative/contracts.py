@@ -1,0 +1,3 @@
+"""cooperative's public data: DTOs and versioned events."""
+
+from __future__ import annotations

@@ -1,0 +1,7 @@
+"""cooperative's declaration for the composition root."""
+
+from __future__ import annotations
+
+from platform_core.module import ModuleSpec
+
+MODULE = ModuleSpec(name="cooperative", schema="cooperative")

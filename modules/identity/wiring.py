@@ -1,0 +1,16 @@
+"""identity's declaration for the composition root."""
+
+from __future__ import annotations
+
+from modules.identity.cli import COMMANDS
+from modules.identity.routes import PersonController
+from modules.identity.services.tokens import PAT_PREFIX, resolve_pat
+from platform_core.module import ModuleSpec
+
+MODULE = ModuleSpec(
+    name="identity",
+    schema="identity",
+    route_handlers=[PersonController],
+    credential_resolvers={PAT_PREFIX: resolve_pat},
+    cli_commands=COMMANDS,
+)

@@ -1,0 +1,1 @@
+"""integration — inbound webhooks and outbound deliveries to external systems."""

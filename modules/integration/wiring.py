@@ -1,0 +1,7 @@
+"""integration's declaration for the composition root."""
+
+from __future__ import annotations
+
+from platform_core.module import ModuleSpec
+
+MODULE = ModuleSpec(name="integration", schema="integration")

@@ -1,0 +1,1 @@
+"""organization — what containers exist, and who can access them."""

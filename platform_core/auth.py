@@ -1,0 +1,111 @@
+"""Authentication and authorization primitives. platform_core resolves bearer credentials into
+a `Principal` through resolvers that modules register (identity: personal access tokens and
+OIDC; organization: service-account keys), and asks a registered `Authorizer` for RBAC
+decisions. It owns no credential table itself."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+import zlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
+
+import msgspec
+
+from platform_core.events import Actor
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+PLATFORM_ADMIN_SCOPE = "platform:admin"
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    """The authenticated caller of one request."""
+
+    type: str  # "person" | "service_account" | "system"
+    id: uuid.UUID
+    name: str | None = None
+    org_id: uuid.UUID | None = None  # set for service accounts, which belong to one org
+    scopes: frozenset[str] = frozenset()
+    credential_id: uuid.UUID | None = None
+    source_ip: str | None = None
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return PLATFORM_ADMIN_SCOPE in self.scopes
+
+    def as_actor(self) -> Actor:
+        return Actor(type=self.type, id=str(self.id), name=self.name)
+
+
+class CredentialContext(msgspec.Struct, frozen=True, kw_only=True):
+    """What a resolver may look at besides the token itself."""
+
+    pepper: str
+    source_ip: str | None = None
+    origin: str | None = None
+
+
+CredentialResolver = Callable[["AsyncSession", str, CredentialContext], Awaitable[Principal | None]]
+
+
+class Authorizer(Protocol):
+    async def is_allowed(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        permission: str,
+        org_id: uuid.UUID | None,
+        workspace_id: uuid.UUID | None,
+    ) -> bool | None:
+        """True: allowed. False: known to the org but lacks the permission (403).
+        None: no standing in that organization at all (404, to hide its existence)."""
+        ...
+
+
+# ---------------------------------------------------------------- opaque secrets
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _base62(number: int, width: int) -> str:
+    out = []
+    for _ in range(width):
+        number, rem = divmod(number, 62)
+        out.append(_ALPHABET[rem])
+    return "".join(reversed(out))
+
+
+def new_secret(prefix: str, *, entropy_bytes: int = 30) -> str:
+    """`<prefix>_<random base62><6-char CRC32 checksum>`, e.g. `keel_pat_…`. The checksum lets
+    a malformed or truncated token be refused without a database read."""
+    body = _base62(int.from_bytes(secrets.token_bytes(entropy_bytes), "big"), 40)
+    return f"{prefix}_{body}{_checksum(body)}"
+
+
+def _checksum(body: str) -> str:
+    return _base62(zlib.crc32(body.encode()), 6)
+
+
+def secret_is_well_formed(token: str, prefix: str) -> bool:
+    if not token.startswith(prefix + "_"):
+        return False
+    rest = token[len(prefix) + 1 :]
+    if len(rest) != 46 or any(c not in _ALPHABET for c in rest):
+        return False
+    return hmac.compare_digest(_checksum(rest[:40]), rest[40:])
+
+
+def display_prefix(token: str) -> str:
+    """The non-secret part shown in listings: the type prefix plus 4 characters."""
+    head, _, rest = token.rpartition("_")
+    return f"{head}_{rest[:4]}"
+
+
+def hash_secret(token: str, pepper: str) -> bytes:
+    """Peppered HMAC-SHA-256: secrets are high-entropy, so no slow hash is needed."""
+    return hmac.new(pepper.encode(), token.encode(), hashlib.sha256).digest()

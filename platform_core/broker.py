@@ -1,0 +1,111 @@
+"""The Dramatiq broker (Redis) and the actors that drain every module's outbox.
+
+Messages carry only the relay's name — the *id* of work, never the object. An after-commit
+nudge makes delivery prompt; the `OutboxSweeper` middleware re-sends every relay's drain
+message periodically from each worker, so a lost nudge only delays delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import AsyncIO, Middleware
+
+from platform_core.outbox import OutboxRelay, OutboxRelaySpec, RelayTuning
+
+log = logging.getLogger(__name__)
+
+DRAIN_ACTOR_PREFIX = "outbox.drain."
+
+
+def drain_actor_name(relay_name: str) -> str:
+    return DRAIN_ACTOR_PREFIX + relay_name
+
+
+class OutboxSweeper(Middleware):
+    """Enqueues a drain message for every relay every `interval` seconds while a worker runs."""
+
+    def __init__(self, relays: Sequence[OutboxRelaySpec], interval: float) -> None:
+        self.relays = list(relays)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, args=(broker,), name="outbox-sweeper", daemon=True)
+        self._thread.start()
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self, broker: dramatiq.Broker) -> None:
+        while not self._stop.wait(self.interval):
+            for spec in self.relays:
+                try:
+                    broker.get_actor(drain_actor_name(spec.name)).send()
+                except Exception:
+                    log.exception("outbox sweep could not enqueue %s", spec.name)
+
+
+def create_broker(redis_url: str, *, namespace: str = "keel") -> RedisBroker:
+    broker = RedisBroker(url=redis_url, namespace=namespace)  # type: ignore[no-untyped-call]
+    broker.add_middleware(AsyncIO())
+    return broker
+
+
+class EngineProvider:
+    """Workers run async actors on Dramatiq's event-loop thread; asyncpg connections belong to
+    one loop, so the engine is created lazily inside that loop."""
+
+    def __init__(self, database_url: str, pool_size: int) -> None:
+        self.database_url = database_url
+        self.pool_size = pool_size
+        self._engines: dict[int, Any] = {}
+
+    def get(self) -> Any:
+        from platform_core.db import create_engine
+
+        loop_id = id(asyncio.get_running_loop())
+        engine = self._engines.get(loop_id)
+        if engine is None:
+            engine = create_engine(self.database_url, pool_size=self.pool_size)
+            self._engines[loop_id] = engine
+        return engine
+
+
+def declare_drain_actors(
+    broker: dramatiq.Broker,
+    relays: Sequence[OutboxRelaySpec],
+    engines: EngineProvider,
+    tuning: RelayTuning,
+    *,
+    time_budget_seconds: float = 10.0,
+) -> None:
+    for spec in relays:
+
+        async def drain(spec: OutboxRelaySpec = spec) -> None:
+            relay = OutboxRelay(engines.get(), spec, tuning)
+            stats = await relay.drain(time_budget_seconds=time_budget_seconds)
+            if stats.claimed:
+                log.info("outbox %s drained: %s", spec.name, stats)
+
+        name = drain_actor_name(spec.name)
+        if name not in broker.actors:
+            declare = dramatiq.actor(
+                broker=broker, actor_name=name, queue_name=spec.queue_name, max_retries=0
+            )
+            declare(drain)
+
+
+async def nudge(broker: dramatiq.Broker, relay_name: str) -> None:
+    """Ask a worker to drain `relay_name` now (called after commit; never inside a transaction)."""
+    actor = broker.get_actor(drain_actor_name(relay_name))
+    await asyncio.to_thread(actor.send)

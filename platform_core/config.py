@@ -1,0 +1,48 @@
+"""Settings read from the environment once, as one immutable msgspec struct."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import msgspec
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path(".keel")
+    token_pepper: str = ""
+    environment: str = "development"
+    log_level: str = "INFO"
+    db_pool_size: int = 10
+    outbox_batch_size: int = 500
+    outbox_lease_seconds: int = 60
+    outbox_max_attempts: int = 8
+    outbox_sweep_seconds: float = 5.0
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_jwks_file: str | None = None
+
+
+_ENV_PREFIX = "KEEL_"
+_UNPREFIXED = {"database_url": "DATABASE_URL", "redis_url": "REDIS_URL"}
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
+    """Build Settings from `DATABASE_URL`, `REDIS_URL` and `KEEL_<FIELD>` variables."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, str] = {}
+    for field in Settings.__struct_fields__:
+        name = _UNPREFIXED.get(field, _ENV_PREFIX + field.upper())
+        value = env.get(name)
+        if value not in (None, ""):
+            raw[field] = value
+    return msgspec.convert(raw, Settings, strict=False)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return settings_from_env()

@@ -1,0 +1,181 @@
+"""RFC 9457 problem+json errors: one exception type for the domain, handlers that turn every
+failure (validation, auth, unknown route, database conflict, crash) into a problem document
+with a stable `code`, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_TYPE_BASE = "https://keel.dev/problems/"
+
+
+class ProblemError(Exception):
+    """Raise from any layer; the HTTP boundary renders it as problem+json."""
+
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        title: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.code = code or self.code
+        self.status = status or self.status
+        self.title = title or self.title
+        self.errors = errors
+        self.headers = headers or {}
+
+
+class InvalidRequest(ProblemError):
+    status, code, title = 400, "invalid_request", "Invalid request"
+
+
+class Unauthenticated(ProblemError):
+    status, code, title = 401, "unauthenticated", "Authentication required"
+
+
+class Forbidden(ProblemError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(ProblemError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(ProblemError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class Unprocessable(ProblemError):
+    status, code, title = 422, "unprocessable", "Unprocessable request"
+
+
+class TooManyRequests(ProblemError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    instance: str | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"type": _TYPE_BASE + code, "title": title, "status": status, "code": code}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = errors
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _on_problem(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Any]:
+    return problem_response(
+        exc.status,
+        exc.code,
+        exc.title,
+        exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+        instance=request.url.path,
+    )
+
+
+def _on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    errors: list[dict[str, Any]] = []
+    if isinstance(exc.extra, list):
+        for item in exc.extra:
+            if isinstance(item, dict):
+                errors.append(
+                    {
+                        "field": item.get("key"),
+                        "source": item.get("source"),
+                        "message": item.get("message"),
+                    }
+                )
+    return problem_response(
+        400, "invalid_request", "Invalid request", exc.detail, errors=errors, instance=request.url.path
+    )
+
+
+_HTTP_CODES = {
+    400: ("invalid_request", "Invalid request"),
+    401: ("unauthenticated", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    409: ("conflict", "Conflict"),
+    413: ("payload_too_large", "Payload too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    429: ("rate_limited", "Too many requests"),
+}
+
+
+def _on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if exc.status_code >= 500:
+        return _on_crash(request, exc)
+    code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
+    detail = exc.detail if exc.detail and exc.detail != title else None
+    return problem_response(
+        exc.status_code, code, title, detail, headers=exc.headers, instance=request.url.path
+    )
+
+
+def _on_integrity(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[Any]:
+    log.info("integrity error at %s: %s", request.url.path, exc.orig)
+    return problem_response(
+        409,
+        "conflict",
+        "Conflict",
+        "the request conflicts with the current state of the resource",
+        instance=request.url.path,
+    )
+
+
+def _on_dbapi(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]:
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if sqlstate in {"40001", "40P01"}:  # serialization failure / deadlock: safe to retry
+        return problem_response(
+            409, "retry", "Concurrent update", "please retry the request", instance=request.url.path
+        )
+    if sqlstate == "25006":  # read-only transaction (e.g. a frozen tenant guard)
+        return problem_response(409, "read_only", "Read only", instance=request.url.path)
+    return _on_crash(request, exc)
+
+
+def _on_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error at %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(500, "internal_error", "Internal server error", instance=request.url.path)
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    ProblemError: _on_problem,
+    ValidationException: _on_validation,
+    HTTPException: _on_http,
+    IntegrityError: _on_integrity,
+    DBAPIError: _on_dbapi,
+    Exception: _on_crash,
+}

@@ -1,0 +1,123 @@
+"""The Litestar application factory: module routers, auth middleware, unit-of-work dependency,
+problem+json errors, health/readiness/metrics and OpenAPI at /schema."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.config.app import AppConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from sqlalchemy import text
+
+from platform_core.auth import Principal
+from platform_core.errors import EXCEPTION_HANDLERS, problem_response
+from platform_core.http_auth import BearerAuthMiddleware
+from platform_core.runtime import Runtime
+from platform_core.uow import RequestContext, UnitOfWork
+
+ALWAYS_PUBLIC = ("/health", "/ready", "/metrics", "/schema")
+
+
+def runtime_of(state: State) -> Runtime:
+    runtime: Runtime = state.runtime
+    return runtime
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def provide_uow(request: Request[Any, Any, Any], state: State) -> AsyncGenerator[UnitOfWork, None]:
+    """One request = one unit of work = one transaction, committed before the response is sent."""
+    principal = request.scope.get("user")
+    context = RequestContext(source_ip=client_ip(request), user_agent=request.headers.get("user-agent"))
+    scope = runtime_of(state).uow(principal if isinstance(principal, Principal) else None, context)
+    uow = await scope.__aenter__()
+    try:
+        yield uow
+    except BaseException as exc:
+        await scope.__aexit__(type(exc), exc, exc.__traceback__)
+        raise
+    else:
+        await scope.__aexit__(None, None, None)
+
+
+def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    principal = request.scope.get("user")
+    assert isinstance(principal, Principal), "route is not behind authentication"
+    return principal
+
+
+@get("/health", tags=["ops"], summary="Liveness: the process answers")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/ready", tags=["ops"], summary="Readiness: database and broker reachable")
+async def ready(state: State) -> Any:
+    runtime = runtime_of(state)
+    checks: dict[str, str] = {}
+    try:
+        async with runtime.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        await asyncio.wait_for(asyncio.to_thread(runtime.broker.client.ping), timeout=2)
+        checks["broker"] = "ok"
+    except Exception as exc:
+        checks["broker"] = f"error: {type(exc).__name__}"
+    if all(v == "ok" for v in checks.values()):
+        return {"status": "ready", "checks": checks}
+    response = problem_response(503, "not_ready", "Service not ready", "a dependency is unreachable")
+    response.content["checks"] = checks
+    return response
+
+
+def create_app(runtime: Runtime, *, debug: bool = False) -> Litestar:
+    registry = runtime.registry
+    public = [*ALWAYS_PUBLIC, *registry.public_paths]
+    prometheus = PrometheusConfig(app_name="keel", group_path=True, exclude=["/metrics"])
+
+    async def on_shutdown() -> None:
+        await runtime.dispose()
+
+    route_handlers: list[Any] = [health, ready, PrometheusController]
+    for module in registry.modules:
+        route_handlers.extend(module.route_handlers)
+
+    config = AppConfig(
+        route_handlers=route_handlers,
+        dependencies={
+            "uow": Provide(provide_uow),
+            "principal": Provide(provide_principal, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[
+            prometheus.middleware,
+            DefineMiddleware(BearerAuthMiddleware, registry=registry, exclude_prefixes=public),
+        ],
+        state=State({"runtime": runtime}),
+        on_shutdown=[on_shutdown],
+        openapi_config=OpenAPIConfig(
+            title="Keel",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+            security=[{"bearer": []}],
+        ),
+        request_max_body_size=10 * 1024 * 1024,
+        debug=debug,
+    )
+    return Litestar.from_config(config)

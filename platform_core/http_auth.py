@@ -1,0 +1,127 @@
+"""Bearer-credential authentication middleware and permission guards."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import ASGIApp, Guard
+
+from platform_core.auth import CredentialContext, Principal
+from platform_core.errors import Forbidden, NotFound, Unauthenticated
+from platform_core.runtime import Registry
+
+
+def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    header = connection.headers.get("authorization")
+    if not header:
+        raise Unauthenticated("send an `Authorization: Bearer <token>` header", code="missing_credential")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated(
+            "the Authorization header must use the Bearer scheme", code="malformed_credential"
+        )
+    return token
+
+
+class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+    def __init__(self, app: ASGIApp, registry: Registry, exclude_prefixes: Sequence[str]) -> None:
+        super().__init__(
+            app,
+            exclude=[f"^{prefix}" for prefix in exclude_prefixes],
+            exclude_from_auth_key="exclude_from_auth",
+            scopes=None,
+        )
+        # longest prefix first so `keel_pat` never shadows a longer one
+        self._resolvers = sorted(registry.resolvers.items(), key=lambda kv: -len(kv[0]))
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        token = _bearer(connection)
+        runtime = connection.app.state.runtime
+        context = CredentialContext(
+            pepper=runtime.settings.token_pepper,
+            source_ip=connection.client.host if connection.client else None,
+            origin=connection.headers.get("origin"),
+        )
+        for prefix, resolver in self._resolvers:
+            if token.startswith(prefix):
+                async with runtime.sessionmaker() as session:
+                    principal = await resolver(session, token, context)
+                    await session.commit()
+                if principal is None:
+                    raise Unauthenticated(
+                        "the credential is invalid, expired or revoked", code="invalid_credential"
+                    )
+                return AuthenticationResult(user=principal, auth=token)
+        raise Unauthenticated("the credential is not recognised", code="invalid_credential")
+
+
+def _uuid_param(connection: ASGIConnection[Any, Any, Any, Any], name: str) -> uuid.UUID | None:
+    """A scope id from the path, else from the query string (e.g. `/audit/logs?org_id=`)."""
+    value = connection.path_params.get(name)
+    if isinstance(value, uuid.UUID):
+        return value
+    raw = connection.query_params.get(name)
+    if raw:
+        try:
+            return uuid.UUID(raw)
+        except ValueError:
+            return None
+    return None
+
+
+def _scope_ids(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+    return _uuid_param(connection, "org_id"), _uuid_param(connection, "workspace_id")
+
+
+def scope_allows(principal: Principal, permission: str) -> bool:
+    """A token's own scopes narrow what its holder may do; `*` means no narrowing."""
+    if "*" in principal.scopes or permission in principal.scopes:
+        return True
+    module_resource, _, _action = permission.partition(":")
+    return f"{module_resource}:*" in principal.scopes
+
+
+def requires(permission: str) -> Guard:
+    """Route guard: the principal must hold `permission` (RBAC via the registered authorizer)
+    in the organization/workspace named by the route's `org_id`/`workspace_id` path params.
+    A principal with no standing in that organization gets 404, never a hint that it exists."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = connection.scope.get("user")
+        if not isinstance(principal, Principal):
+            raise Unauthenticated()
+        if principal.is_platform_admin:
+            return
+        if not scope_allows(principal, permission):
+            raise Forbidden(f"the credential's scopes do not include {permission}", code="insufficient_scope")
+        org_id, workspace_id = _scope_ids(connection)
+        registry: Registry = connection.app.state.runtime.registry
+        authorizer = registry.authorizer
+        if authorizer is None:
+            raise Forbidden(f"{permission} is required", code="permission_denied")
+        runtime = connection.app.state.runtime
+        async with runtime.sessionmaker() as session:
+            decision = await authorizer.is_allowed(session, principal, permission, org_id, workspace_id)
+        if decision is None:
+            raise NotFound()
+        if not decision:
+            raise Forbidden(f"{permission} is required", code="permission_denied")
+
+    guard.permission = permission  # type: ignore[attr-defined]
+    return guard
+
+
+def permission_of(handler: BaseRouteHandler) -> str | None:
+    for guard in handler.guards or ():
+        permission = getattr(guard, "permission", None)
+        if permission:
+            return str(permission)
+    return None

@@ -1,0 +1,29 @@
+"""What a module declares in its `wiring.py`: everything the kernel needs to plug it in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+from litestar.types import ControllerRouterHandler
+
+from platform_core.auth import Authorizer, CredentialResolver
+from platform_core.events import Subscription
+from platform_core.outbox import OutboxRelaySpec
+
+WebhookHandler = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    name: str
+    schema: str
+    route_handlers: Sequence[ControllerRouterHandler] = ()
+    subscriptions: Sequence[Subscription] = ()
+    relays: Sequence[OutboxRelaySpec] = ()
+    credential_resolvers: Mapping[str, CredentialResolver] = field(default_factory=dict)
+    authorizer: Authorizer | None = None
+    cli_commands: Sequence[click.Command] = ()
+    public_paths: Sequence[str] = ()  # path prefixes served without a credential

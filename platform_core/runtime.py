@@ -1,0 +1,80 @@
+"""The assembled application state: settings, engine, event bus, unit-of-work factory and
+broker, built from the list of modules the composition root hands over."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from dramatiq.brokers.redis import RedisBroker
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from platform_core.auth import Authorizer, CredentialResolver
+from platform_core.broker import EngineProvider, create_broker, declare_drain_actors, nudge
+from platform_core.config import Settings
+from platform_core.db import create_engine, create_sessionmaker
+from platform_core.events import EventBus
+from platform_core.module import ModuleSpec
+from platform_core.outbox import OutboxRelaySpec, RelayTuning
+from platform_core.uow import UnitOfWorkFactory
+
+
+def relay_tuning(settings: Settings) -> RelayTuning:
+    from datetime import timedelta
+
+    return RelayTuning(
+        batch_size=settings.outbox_batch_size,
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
+        max_attempts=settings.outbox_max_attempts,
+    )
+
+
+@dataclass
+class Registry:
+    """Everything modules declared, merged."""
+
+    modules: Sequence[ModuleSpec]
+    bus: EventBus = field(default_factory=EventBus)
+    relays: list[OutboxRelaySpec] = field(default_factory=list)
+    resolvers: dict[str, CredentialResolver] = field(default_factory=dict)
+    authorizer: Authorizer | None = None
+    public_paths: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, modules: Sequence[ModuleSpec]) -> Registry:
+        registry = cls(modules=modules)
+        for module in modules:
+            for subscription in module.subscriptions:
+                registry.bus.subscribe(subscription)
+            registry.relays.extend(module.relays)
+            for prefix, resolver in module.credential_resolvers.items():
+                if prefix in registry.resolvers:
+                    raise ValueError(f"credential prefix {prefix!r} declared twice")
+                registry.resolvers[prefix] = resolver
+            if module.authorizer is not None:
+                if registry.authorizer is not None:
+                    raise ValueError("only one module may declare the authorizer")
+                registry.authorizer = module.authorizer
+            registry.public_paths.extend(module.public_paths)
+        return registry
+
+
+class Runtime:
+    def __init__(self, settings: Settings, modules: Sequence[ModuleSpec]) -> None:
+        if not settings.database_url or not settings.redis_url:
+            raise ValueError("Runtime needs database_url and redis_url (keel serve fills them in)")
+        self.settings = settings
+        self.registry = Registry.of(modules)
+        self.broker: RedisBroker = create_broker(settings.redis_url)
+        self.tuning = relay_tuning(settings)
+        self.engines = EngineProvider(settings.database_url, settings.db_pool_size)
+        declare_drain_actors(self.broker, self.registry.relays, self.engines, self.tuning)
+        self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        self.sessionmaker = create_sessionmaker(self.engine)
+        self.uow = UnitOfWorkFactory(self.sessionmaker, self.registry.bus, self._request_drain, settings)
+
+    async def _request_drain(self, relay_name: str) -> None:
+        await nudge(self.broker, relay_name)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,170 @@
+"""The unit of work: one request or one job = one transaction. Cross-module calls share it;
+published events reach their subscribers inside it; after-commit hooks run once it is durable."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from platform_core.auth import Principal
+from platform_core.config import Settings
+from platform_core.events import SYSTEM_ACTOR, Actor, Event, EventBus, Subject
+
+log = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None] | None]
+DrainRequester = Callable[[str], Awaitable[None]]
+
+
+class RequestContext(msgspec.Struct, frozen=True, kw_only=True):
+    source_ip: str | None = None
+    user_agent: str | None = None
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        session: AsyncSession,
+        bus: EventBus,
+        principal: Principal | None = None,
+        context: RequestContext | None = None,
+        drain_requester: DrainRequester | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.session = session
+        self._drain_requester = drain_requester
+        self.bus = bus
+        self.principal = principal
+        self.context = context or RequestContext()
+        self.published: list[Event] = []
+        self._after_commit: dict[str, AfterCommit] = {}
+
+    @property
+    def actor(self) -> Actor:
+        if self.principal is None:
+            return SYSTEM_ACTOR
+        return self.principal.as_actor()
+
+    async def publish(self, event: Event) -> None:
+        """Deliver `event` to its subscribers now, inside this transaction."""
+        self.published.append(event)
+        await self.bus.dispatch(self, event)
+
+    async def emit(
+        self,
+        type: str,
+        *,
+        subject: Subject,
+        data: msgspec.Struct | dict[str, Any] | None = None,
+        org_id: uuid.UUID | None = None,
+        version: int = 1,
+    ) -> Event:
+        """Build an event stamped with this unit's actor and request context, and publish it."""
+        payload = msgspec.to_builtins(data) if isinstance(data, msgspec.Struct) else (data or {})
+        event = Event(
+            type=type,
+            version=version,
+            subject=subject,
+            actor=self.actor,
+            data=payload,
+            org_id=org_id,
+            source_ip=self.context.source_ip,
+            user_agent=self.context.user_agent,
+        )
+        await self.publish(event)
+        return event
+
+    def after_commit(self, key: str, hook: AfterCommit) -> None:
+        """Run `hook` once after a successful commit; the same key registers only once."""
+        self._after_commit.setdefault(key, hook)
+
+    def request_drain(self, relay_name: str) -> None:
+        """Nudge the workers to drain `relay_name`'s outbox once this transaction commits."""
+        requester = self._drain_requester
+        if requester is not None:
+            self.after_commit(f"drain:{relay_name}", lambda: requester(relay_name))
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        hooks, self._after_commit = self._after_commit, {}
+        for key, hook in hooks.items():
+            try:
+                result = hook()
+                if result is not None:
+                    await result
+            except Exception:  # a lost nudge is repaired by the periodic sweep
+                log.exception("after-commit hook %s failed", key)
+
+    async def rollback(self) -> None:
+        self._after_commit.clear()
+        await self.session.rollback()
+
+
+class UnitOfWorkFactory:
+    """Opens units of work on one session factory and event bus."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        drain_requester: DrainRequester | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.bus = bus
+        self.drain_requester = drain_requester
+        self.settings = settings
+
+    def __call__(
+        self, principal: Principal | None = None, context: RequestContext | None = None
+    ) -> UnitOfWorkScope:
+        return UnitOfWorkScope(self, principal, context)
+
+
+class UnitOfWorkScope:
+    """`async with factory() as uow:` commits on success and rolls back on any exception."""
+
+    def __init__(
+        self,
+        factory: UnitOfWorkFactory,
+        principal: Principal | None,
+        context: RequestContext | None,
+    ) -> None:
+        self._factory = factory
+        self._principal = principal
+        self._context = context
+        self._uow: UnitOfWork | None = None
+
+    async def __aenter__(self) -> UnitOfWork:
+        session = self._factory.sessionmaker()
+        self._uow = UnitOfWork(
+            session,
+            self._factory.bus,
+            self._principal,
+            self._context,
+            self._factory.drain_requester,
+            self._factory.settings,
+        )
+        return self._uow
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._uow is not None
+        try:
+            if exc_type is None:
+                await self._uow.commit()
+            else:
+                await self._uow.rollback()
+        finally:
+            await self._uow.session.close()
