@@ -50,3 +50,67 @@ class PersonalAccessToken(Base):
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+USER_STATUSES = ("active", "disabled")
+
+
+class User(Timestamped, Base):
+    """The authentication identity mirrored from Keycloak; `person_id` is who it acts as."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"status IN {USER_STATUSES}", name="status"),
+        CheckConstraint("length(keycloak_sub) BETWEEN 1 AND 255", name="keycloak_sub_length"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    keycloak_sub: Mapped[str] = mapped_column(Text, unique=True)
+    email: Mapped[str | None] = mapped_column(Text)
+    email_verified: Mapped[bool] = mapped_column(server_default=text("false"))
+    display_name: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="active")
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("identity.persons.id"), index=True)
+    last_login_at: Mapped[datetime | None]
+    synced_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class RetentionHold(Base):
+    """A legal obligation to keep a person's PII; erasure is refused while one is active
+    (`released_at IS NULL`)."""
+
+    __tablename__ = "retention_holds"
+    __table_args__ = (
+        CheckConstraint("released_at IS NULL OR released_at >= placed_at", name="released_after_placed"),
+        CheckConstraint("length(reason) > 0 AND length(authority) > 0", name="reason_authority_present"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("identity.persons.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    authority: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(Text)
+    placed_by: Mapped[str] = mapped_column(Text)
+    placed_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    released_by: Mapped[str | None] = mapped_column(Text)
+    released_at: Mapped[datetime | None]
+
+
+class PersonMerge(Base):
+    """A duplicate resolved: source was merged into target. A person is merged at most once."""
+
+    __tablename__ = "person_merges"
+    __table_args__ = (
+        CheckConstraint("source_person_id <> target_person_id", name="not_self"),
+        CheckConstraint("length(reason) > 0", name="reason_present"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    source_person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("identity.persons.id"), unique=True)
+    target_person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("identity.persons.id"), index=True)
+    merged_by: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    merged_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
