@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
-from platform_core.events import Actor
+from platform_core.config import Settings
+from platform_core.events import Actor, EventBus
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +49,11 @@ class CredentialContext(msgspec.Struct, frozen=True, kw_only=True):
     pepper: str
     source_ip: str | None = None
     origin: str | None = None
+    user_agent: str | None = None
+    # for resolvers that need configuration (OIDC issuer, JWKS) or that change state and must
+    # publish events (just-in-time user provisioning)
+    settings: Settings | None = None
+    bus: EventBus | None = None
 
 
 CredentialResolver = Callable[["AsyncSession", str, CredentialContext], Awaitable[Principal | None]]

@@ -49,6 +49,9 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
             pepper=runtime.settings.token_pepper,
             source_ip=connection.client.host if connection.client else None,
             origin=connection.headers.get("origin"),
+            user_agent=connection.headers.get("user-agent"),
+            settings=runtime.settings,
+            bus=runtime.registry.bus,
         )
         for prefix, resolver in self._resolvers:
             if token.startswith(prefix):
