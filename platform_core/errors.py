@@ -5,6 +5,7 @@ with a stable `code`, never a stack trace."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import Request, Response
@@ -104,6 +105,20 @@ def _on_problem(request: Request[Any, Any, Any], exc: ProblemError) -> Response[
     )
 
 
+# msgspec names an unknown or missing key only in its message; the error's own key is the
+# enclosing object (Litestar reports the top-level body as "data")
+_FIELD_IN_MESSAGE = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
+
+
+def _field_of(item: dict[str, Any]) -> Any:
+    key = item.get("key")
+    match = _FIELD_IN_MESSAGE.search(str(item.get("message") or ""))
+    if match is None:
+        return key
+    parent = None if key in (None, "", "data") else key
+    return f"{parent}.{match[1]}" if parent else match[1]
+
+
 def _on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     errors: list[dict[str, Any]] = []
     if isinstance(exc.extra, list):
@@ -111,7 +126,7 @@ def _on_validation(request: Request[Any, Any, Any], exc: ValidationException) ->
             if isinstance(item, dict):
                 errors.append(
                     {
-                        "field": item.get("key"),
+                        "field": _field_of(item),
                         "source": item.get("source"),
                         "message": item.get("message"),
                     }

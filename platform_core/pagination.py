@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 import msgspec
-from sqlalchemy import Select, tuple_
+from sqlalchemy import BigInteger, Integer, Select, SmallInteger, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from platform_core.errors import InvalidRequest
@@ -27,14 +27,31 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode(list(values))).decode().rstrip("=")
 
 
+def _check_storable(value: Any, column: ColumnElement[Any]) -> None:
+    """A forged cursor must fail here as a 400, not in the database as a 500."""
+    if isinstance(value, int) and isinstance(column.type, Integer):
+        bits = 32
+        if isinstance(column.type, BigInteger):
+            bits = 64
+        elif isinstance(column.type, SmallInteger):
+            bits = 16
+        if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+            raise ValueError("cursor value out of range")
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("cursor value contains NUL")
+
+
 def decode_cursor(cursor: str, columns: Sequence[ColumnElement[Any]]) -> list[Any]:
     try:
         raw = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(raw, list) or len(raw) != len(columns):
             raise ValueError("cursor shape")
-        return [
+        values = [
             msgspec.convert(v, c.type.python_type, strict=False) for v, c in zip(raw, columns, strict=True)
         ]
+        for value, column in zip(values, columns, strict=True):
+            _check_storable(value, column)
+        return values
     except (ValueError, msgspec.ValidationError, msgspec.DecodeError, NotImplementedError) as exc:
         raise InvalidRequest("the cursor is not valid", code="invalid_cursor") from exc
 
