@@ -34,6 +34,7 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     scopes: frozenset[str] = frozenset()
     credential_id: uuid.UUID | None = None
     source_ip: str | None = None
+    rate_limit_per_min: int | None = None  # the credential's request budget, counted per minute
 
     @property
     def is_platform_admin(self) -> bool:

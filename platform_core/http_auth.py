@@ -12,8 +12,8 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.types import ASGIApp, Guard
 
 from platform_core.auth import CredentialContext, Principal
-from platform_core.errors import Forbidden, NotFound, Unauthenticated
-from platform_core.runtime import Registry
+from platform_core.errors import Forbidden, NotFound, TooManyRequests, Unauthenticated
+from platform_core.runtime import Registry, Runtime
 
 
 def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
@@ -62,8 +62,22 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
                     raise Unauthenticated(
                         "the credential is invalid, expired or revoked", code="invalid_credential"
                     )
+                await _enforce_rate_limit(runtime, principal)
                 return AuthenticationResult(user=principal, auth=token)
         raise Unauthenticated("the credential is not recognised", code="invalid_credential")
+
+
+async def _enforce_rate_limit(runtime: Runtime, principal: Principal) -> None:
+    limit = principal.rate_limit_per_min
+    if limit is None or principal.credential_id is None:
+        return
+    decision = await runtime.rate_limiter.hit(f"credential:{principal.credential_id}", limit)
+    if not decision.allowed:
+        raise TooManyRequests(
+            f"this credential allows {limit} requests per minute",
+            code="rate_limited",
+            headers={"Retry-After": str(decision.retry_after)},
+        )
 
 
 def _uuid_param(connection: ASGIConnection[Any, Any, Any, Any], name: str) -> uuid.UUID | None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from dramatiq.brokers.redis import RedisBroker
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from platform_core.auth import Authorizer, CredentialResolver
@@ -16,6 +17,7 @@ from platform_core.db import create_engine, create_sessionmaker
 from platform_core.events import EventBus
 from platform_core.module import ModuleSpec
 from platform_core.outbox import OutboxRelaySpec, RelayTuning
+from platform_core.rate_limit import RateLimiter
 from platform_core.uow import UnitOfWorkFactory
 
 
@@ -72,9 +74,24 @@ class Runtime:
         self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         self.sessionmaker = create_sessionmaker(self.engine)
         self.uow = UnitOfWorkFactory(self.sessionmaker, self.registry.bus, self._request_drain, settings)
+        self._redis: Redis | None = None
+
+    @property
+    def redis(self) -> Redis:
+        """An asyncio Redis client for request-time counters (rate limits), made on first use."""
+        if self._redis is None:
+            self._redis = Redis.from_url(self.settings.redis_url or "")
+        return self._redis
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        return RateLimiter(self.redis)
 
     async def _request_drain(self, relay_name: str) -> None:
         await nudge(self.broker, relay_name)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None

@@ -269,7 +269,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("email", sa.Text(), nullable=False),
-        sa.Column("role_id", sa.Uuid(), nullable=False),
+        sa.Column("role_id", sa.Uuid(), nullable=True),
         sa.Column("token_hash", sa.LargeBinary(), nullable=False),
         sa.Column("status", sa.Text(), server_default="pending", nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
@@ -287,6 +287,9 @@ def upgrade() -> None:
             "status IN ('pending', 'accepted', 'revoked', 'expired')", name=op.f("ck_invitations_status")
         ),
         sa.CheckConstraint("char_length(email) BETWEEN 3 AND 320", name=op.f("ck_invitations_email_length")),
+        sa.CheckConstraint(
+            "status <> 'pending' OR role_id IS NOT NULL", name=op.f("ck_invitations_pending_has_role")
+        ),
         sa.ForeignKeyConstraint(
             ["accepted_person_id"],
             ["identity.persons.id"],
@@ -302,7 +305,10 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["role_id"], ["organization.roles.id"], name=op.f("fk_invitations_role_id_roles")
+            ["role_id"],
+            ["organization.roles.id"],
+            name=op.f("fk_invitations_role_id_roles"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_invitations")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_invitations_token_hash")),

@@ -1,5 +1,101 @@
-"""organization's public facade: async functions taking a UnitOfWork. Filled by the organization issue."""
+"""organization's public facade: async functions taking a UnitOfWork."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import uuid
+
+from sqlalchemy import func, select
+
+from modules.organization.contracts import OrganizationDTO, OrgStatus
+from modules.organization.models import OrgMember, Workspace
+from modules.organization.services import authz, common, organizations
+from modules.organization.services.assignments import grant_operator
+from platform_core.auth import Principal
+from platform_core.uow import UnitOfWork
+
+create_organization = organizations.create_organization
+get_organization = organizations.get_organization
+
+
+async def set_status(
+    uow: UnitOfWork, org_id: uuid.UUID, status: OrgStatus, *, reason: str | None = None
+) -> OrganizationDTO:
+    """Lifecycle transition (e.g. billing freezing an organization for non-payment)."""
+    return await organizations.set_status(uow, org_id, status, reason=reason)
+
+
+async def is_allowed(
+    uow: UnitOfWork,
+    principal: Principal,
+    permission: str,
+    org_id: uuid.UUID | None,
+    workspace_id: uuid.UUID | None = None,
+) -> bool | None:
+    """The same decision the HTTP guard makes: True, False (known but lacking it), or None
+    (no standing in the organization). Platform admins are always allowed."""
+    if principal.is_platform_admin:
+        return True
+    decision = await authz.evaluate(
+        uow.session,
+        principal_type=principal.type,
+        principal_id=principal.id,
+        permission=permission,
+        org_id=org_id,
+        workspace_id=workspace_id,
+        principal_org_id=principal.org_id if principal.type == "service_account" else None,
+    )
+    return decision.allowed if decision.standing else None
+
+
+async def ensure_writable(uow: UnitOfWork, org_id: uuid.UUID) -> None:
+    """Raise 404 for an unknown organization, 409 `organization_frozen` when it is read-only."""
+    common.ensure_writable(await common.get_org(uow, org_id))
+
+
+async def is_active_member(uow: UnitOfWork, org_id: uuid.UUID, person_id: uuid.UUID) -> bool:
+    status = (
+        await uow.session.execute(
+            select(OrgMember.status).where(OrgMember.org_id == org_id, OrgMember.person_id == person_id)
+        )
+    ).scalar_one_or_none()
+    return status == "active"
+
+
+async def active_member_count(uow: UnitOfWork, org_id: uuid.UUID) -> int:
+    """Active memberships (e.g. for seat counting)."""
+    return int(
+        (
+            await uow.session.execute(
+                select(func.count())
+                .select_from(OrgMember)
+                .where(OrgMember.org_id == org_id, OrgMember.status == "active")
+            )
+        ).scalar_one()
+    )
+
+
+async def workspace_in_org(uow: UnitOfWork, org_id: uuid.UUID, workspace_id: uuid.UUID) -> bool:
+    found = (
+        await uow.session.execute(
+            select(Workspace.id).where(Workspace.id == workspace_id, Workspace.org_id == org_id)
+        )
+    ).scalar_one_or_none()
+    return found is not None
+
+
+async def make_operator(uow: UnitOfWork, person_id: uuid.UUID) -> None:
+    """Grant the platform-operator role (cross-organization administration)."""
+    await grant_operator(uow, person_id)
+
+
+__all__ = [
+    "active_member_count",
+    "create_organization",
+    "ensure_writable",
+    "get_organization",
+    "is_active_member",
+    "is_allowed",
+    "make_operator",
+    "set_status",
+    "workspace_in_org",
+]

@@ -210,6 +210,7 @@ class Invitation(Timestamped, Base):
             "(status = 'accepted') = (accepted_person_id IS NOT NULL)", name="accepted_has_person"
         ),
         CheckConstraint("char_length(email) BETWEEN 3 AND 320", name="email_length"),
+        CheckConstraint("status <> 'pending' OR role_id IS NOT NULL", name="pending_has_role"),
         # one open invitation per address and org
         Index(
             "uq_invitations_org_id_email_pending",
@@ -225,7 +226,10 @@ class Invitation(Timestamped, Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(Text)
-    role_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.roles.id"), index=True)
+    # NULL once the (custom) role was deleted; a pending invitation always names one
+    role_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organization.roles.id", ondelete="SET NULL"), index=True
+    )
     token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
     status: Mapped[str] = mapped_column(Text, server_default="pending")
     expires_at: Mapped[datetime]

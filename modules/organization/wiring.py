@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+from modules.identity.contracts import PERSON_MERGED
+from modules.organization.contracts import SERVICE_ACCOUNT_KEY_PREFIX
+from modules.organization.routes import CONTROLLERS
+from modules.organization.services.authz import OrganizationAuthorizer
+from modules.organization.services.keys import resolve_service_account_key
+from modules.organization.services.merges import on_person_merged
+from platform_core.events import Subscription
 from platform_core.module import ModuleSpec
 
-MODULE = ModuleSpec(name="organization", schema="organization")
+MODULE = ModuleSpec(
+    name="organization",
+    schema="organization",
+    route_handlers=CONTROLLERS,
+    subscriptions=[Subscription(PERSON_MERGED, on_person_merged)],
+    credential_resolvers={SERVICE_ACCOUNT_KEY_PREFIX: resolve_service_account_key},
+    authorizer=OrganizationAuthorizer(),
+)

@@ -1,0 +1,1 @@
+"""organization's use cases, one file per aggregate."""

@@ -1,0 +1,211 @@
+"""RBAC decisions: which roles a principal holds where, and whether they grant a permission.
+
+Standing in an organization comes from an active or suspended membership (persons), from
+belonging to it (service accounts), or from a platform-scope role (operators). Without standing
+the answer hides the organization (404). A suspended member has standing but no rights."""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from modules.organization import permissions as perms
+from modules.organization.contracts import AuthzDecision
+from modules.organization.models import (
+    Organization,
+    OrgMember,
+    Role,
+    RoleAssignment,
+    ServiceAccount,
+    Workspace,
+)
+from platform_core.auth import Principal
+from platform_core.errors import Conflict
+
+
+class Grant(msgspec.Struct, frozen=True):
+    role_key: str
+    scope_type: str
+    permissions: list[str]
+
+
+async def grants_of(
+    session: AsyncSession,
+    principal_type: str,
+    principal_id: uuid.UUID,
+    org_id: uuid.UUID | None,
+    workspace_id: uuid.UUID | None = None,
+) -> list[Grant]:
+    """The principal's platform-scope roles, plus its roles in `org_id` at organization scope
+    and, when `workspace_id` is given, at that workspace's scope."""
+    scopes = [RoleAssignment.scope_type == "platform"]
+    if org_id is not None:
+        scopes.append(and_(RoleAssignment.scope_type == "organization", RoleAssignment.scope_id == org_id))
+        if workspace_id is not None:
+            scopes.append(
+                and_(
+                    RoleAssignment.scope_type == "workspace",
+                    RoleAssignment.scope_id == workspace_id,
+                    RoleAssignment.org_id == org_id,
+                )
+            )
+    rows = await session.execute(
+        select(Role.key, RoleAssignment.scope_type, Role.permissions)
+        .join(Role, Role.id == RoleAssignment.role_id)
+        .where(
+            RoleAssignment.principal_type == principal_type,
+            RoleAssignment.principal_id == principal_id,
+            or_(*scopes),
+        )
+    )
+    return [Grant(row.key, row.scope_type, list(row.permissions)) for row in rows]
+
+
+def _first_grant(grants: list[Grant], permission: str, scope_types: tuple[str, ...]) -> Grant | None:
+    for grant in grants:
+        if grant.scope_type in scope_types and perms.any_grants(grant.permissions, permission):
+            return grant
+    return None
+
+
+def _granted(grant: Grant, org_status: str | None, permission: str) -> AuthzDecision:
+    if org_status in ("frozen", "archived") and perms.blocked_when_frozen(permission):
+        return AuthzDecision(allowed=False, reason="organization_frozen")
+    return AuthzDecision(allowed=True, reason=f"granted by role {grant.role_key} at {grant.scope_type} scope")
+
+
+async def evaluate(
+    session: AsyncSession,
+    *,
+    principal_type: str,
+    principal_id: uuid.UUID,
+    permission: str,
+    org_id: uuid.UUID | None,
+    workspace_id: uuid.UUID | None = None,
+    principal_org_id: uuid.UUID | None = None,
+) -> AuthzDecision:
+    """`principal_org_id` is a service account's own organization when the caller knows it
+    (from its credential); otherwise it is looked up."""
+    if principal_type not in ("person", "service_account"):
+        return AuthzDecision(allowed=False, reason="unknown_principal_type", standing=org_id is not None)
+    if org_id is None:
+        return await _outside_organizations(session, principal_type, principal_id, permission)
+
+    org_status = (
+        await session.execute(select(Organization.status).where(Organization.id == org_id))
+    ).scalar_one_or_none()
+    if org_status is None:
+        return AuthzDecision(allowed=False, reason="unknown_organization", standing=False)
+    if workspace_id is not None:
+        in_org = (
+            await session.execute(
+                select(Workspace.id).where(Workspace.id == workspace_id, Workspace.org_id == org_id)
+            )
+        ).scalar_one_or_none()
+        if in_org is None:
+            return AuthzDecision(allowed=False, reason="unknown_workspace", standing=False)
+
+    grants = await grants_of(session, principal_type, principal_id, org_id, workspace_id)
+    platform = _first_grant(grants, permission, ("platform",))
+    if platform is not None:
+        return _granted(platform, org_status, permission)
+    has_platform_role = any(g.scope_type == "platform" for g in grants)
+
+    if principal_type == "service_account":
+        if principal_org_id is None:
+            row = (
+                await session.execute(
+                    select(ServiceAccount.org_id, ServiceAccount.disabled_at).where(
+                        ServiceAccount.id == principal_id
+                    )
+                )
+            ).first()
+            if row is None:
+                return AuthzDecision(allowed=False, reason="unknown_service_account", standing=False)
+            if row.disabled_at is not None and row.org_id == org_id:
+                return AuthzDecision(allowed=False, reason="service_account_disabled")
+            principal_org_id = row.org_id
+        if principal_org_id != org_id:
+            return AuthzDecision(allowed=False, reason="foreign_service_account", standing=False)
+    else:
+        member_status = (
+            await session.execute(
+                select(OrgMember.status).where(
+                    OrgMember.org_id == org_id, OrgMember.person_id == principal_id
+                )
+            )
+        ).scalar_one_or_none()
+        if member_status in (None, "removed"):
+            return AuthzDecision(allowed=False, reason="not_a_member", standing=has_platform_role)
+        if member_status == "suspended":
+            return AuthzDecision(allowed=False, reason="member_suspended")
+
+    grant = _first_grant(grants, permission, ("organization", "workspace"))
+    if grant is None:
+        return AuthzDecision(allowed=False, reason="not_granted")
+    return _granted(grant, org_status, permission)
+
+
+async def _outside_organizations(
+    session: AsyncSession, principal_type: str, principal_id: uuid.UUID, permission: str
+) -> AuthzDecision:
+    grants = await grants_of(session, principal_type, principal_id, None)
+    platform = _first_grant(grants, permission, ("platform",))
+    if platform is not None:
+        return _granted(platform, None, permission)
+    if principal_type == "person" and permission in perms.SELF_SERVICE:
+        return AuthzDecision(allowed=True, reason="self_service")
+    return AuthzDecision(allowed=False, reason="not_granted")
+
+
+async def is_operator(session: AsyncSession, principal: Principal) -> bool:
+    """Platform admins (credential scope) and holders of the platform-scope operator role."""
+    if principal.is_platform_admin:
+        return True
+    grants = await grants_of(session, principal.type, principal.id, None)
+    return any(g.scope_type == "platform" and "*" in g.permissions for g in grants)
+
+
+async def principal_entries(
+    session: AsyncSession, principal: Principal, org_id: uuid.UUID | None
+) -> list[str]:
+    """Every permission entry the principal holds at platform or organization scope in
+    `org_id` (used to refuse privilege escalation)."""
+    if principal.is_platform_admin:
+        return ["*"]
+    grants = await grants_of(session, principal.type, principal.id, org_id)
+    return [entry for grant in grants for entry in grant.permissions]
+
+
+class OrganizationAuthorizer:
+    """platform_core's Authorizer, answered from organization's role assignments."""
+
+    async def is_allowed(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        permission: str,
+        org_id: uuid.UUID | None,
+        workspace_id: uuid.UUID | None,
+    ) -> bool | None:
+        decision = await evaluate(
+            session,
+            principal_type=principal.type,
+            principal_id=principal.id,
+            permission=permission,
+            org_id=org_id,
+            workspace_id=workspace_id,
+            principal_org_id=principal.org_id if principal.type == "service_account" else None,
+        )
+        if not decision.standing:
+            return None
+        if decision.reason == "organization_frozen":
+            raise Conflict(
+                f"organization {org_id} is frozen or archived: {permission} is refused",
+                code="organization_frozen",
+                title="Organization is read-only",
+            )
+        return decision.allowed
