@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from modules.entitlements.routes import CONTROLLERS
 from platform_core.module import ModuleSpec
 
-MODULE = ModuleSpec(name="entitlements", schema="entitlements")
+MODULE = ModuleSpec(name="entitlements", schema="entitlements", route_handlers=CONTROLLERS)

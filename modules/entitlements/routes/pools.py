@@ -1,0 +1,188 @@
+"""An organization's resource pools, workspace assignments, on-demand config, provisions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from modules.entitlements import permissions as perm
+from modules.entitlements.contracts import (
+    OndemandConfigDTO,
+    PoolAssignmentDTO,
+    PoolDTO,
+    PoolEntitlementsDTO,
+    ProvisionDTO,
+)
+from modules.entitlements.schemas import CreatePool, CreateProvision, SetOndemand
+from modules.entitlements.services import orgs, pools, provisions
+from platform_core.http_auth import requires
+from platform_core.idempotency import idempotent
+from platform_core.pagination import Page, check_limit
+from platform_core.uow import UnitOfWork
+
+Cursor = Annotated[str | None, QueryParameter(max_length=500)]
+
+
+class PoolController(Controller):
+    path = "/entitlements/orgs/{org_id:uuid}"
+    tags = ["entitlements"]
+
+    @post("/pools", guards=[requires(perm.POOLS_WRITE)], status_code=201, summary="Create a resource pool")
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        org_id: FromPath[uuid.UUID],
+        data: JSONBody[CreatePool],
+        uow: NamedDependency[UnitOfWork],
+    ) -> Response[Any]:
+        async def produce() -> tuple[int, PoolDTO]:
+            return 201, await pools.create_pool(uow, org_id, name=data.name, description=data.description)
+
+        return await idempotent(request, uow, produce)
+
+    @get("/pools", guards=[requires(perm.POOLS_READ)], summary="List resource pools")
+    async def list_pools(
+        self,
+        org_id: FromPath[uuid.UUID],
+        uow: NamedDependency[UnitOfWork],
+        limit: FromQuery[int | None] = None,
+        cursor: Cursor = None,
+    ) -> Page[PoolDTO]:
+        return await pools.list_pools(uow, org_id, limit=check_limit(limit), cursor=cursor)
+
+    @get("/pools/{pool_id:uuid}", guards=[requires(perm.POOLS_READ)], summary="Get a resource pool")
+    async def get_pool(
+        self, org_id: FromPath[uuid.UUID], pool_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
+    ) -> PoolDTO:
+        return await pools.get_pool(uow, org_id, pool_id)
+
+    @get(
+        "/pools/{pool_id:uuid}/entitlements",
+        guards=[requires(perm.POOLS_READ)],
+        summary="The pool's materialized entitlements and their schedules",
+    )
+    async def entitlements(
+        self, org_id: FromPath[uuid.UUID], pool_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
+    ) -> PoolEntitlementsDTO:
+        return await pools.pool_entitlements(uow, org_id, pool_id)
+
+    @get(
+        "/pools/{pool_id:uuid}/provisions",
+        guards=[requires(perm.POOLS_READ)],
+        summary="Why the pool has capacity",
+    )
+    async def list_provisions(
+        self, org_id: FromPath[uuid.UUID], pool_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
+    ) -> list[ProvisionDTO]:
+        await pools.get_pool_row(uow, org_id, pool_id)
+        return await provisions.list_provisions(uow, org_id, pool_id)
+
+    @post(
+        "/pools/{pool_id:uuid}/provisions",
+        guards=[requires(perm.GRANTS_WRITE)],
+        status_code=201,
+        summary="Provision a pool for a subscription or purchase by hand (operators)",
+    )
+    async def provision(
+        self,
+        request: Request[Any, Any, Any],
+        org_id: FromPath[uuid.UUID],
+        pool_id: FromPath[uuid.UUID],
+        data: JSONBody[CreateProvision],
+        uow: NamedDependency[UnitOfWork],
+    ) -> Response[Any]:
+        await orgs.require_platform(uow, perm.GRANTS_WRITE)
+
+        async def produce() -> tuple[int, ProvisionDTO]:
+            return 201, await provisions.provision(
+                uow,
+                org_id=org_id,
+                pool_id=pool_id,
+                source_type=data.source_type,
+                source_id=data.source_id,
+                entitlement_set_id=data.entitlement_set_id,
+                quantity=data.quantity,
+                starts_at=data.starts_at,
+                ends_at=data.ends_at,
+                billing_cycle=data.billing_cycle,
+            )
+
+        return await idempotent(request, uow, produce)
+
+    @post(
+        "/provisions/{provision_id:uuid}/end",
+        guards=[requires(perm.GRANTS_WRITE)],
+        status_code=200,
+        summary="End a provision now (operators)",
+    )
+    async def end_provision(
+        self, org_id: FromPath[uuid.UUID], provision_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
+    ) -> ProvisionDTO:
+        await orgs.require_platform(uow, perm.GRANTS_WRITE)
+        return await provisions.deprovision(uow, provision_id, org_id=org_id)
+
+    @get(
+        "/pools/{pool_id:uuid}/workspaces",
+        guards=[requires(perm.POOLS_READ)],
+        summary="Workspaces using the pool",
+    )
+    async def list_workspaces(
+        self, org_id: FromPath[uuid.UUID], pool_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
+    ) -> list[PoolAssignmentDTO]:
+        return await pools.list_assignments(uow, org_id, pool_id)
+
+    @put(
+        "/pools/{pool_id:uuid}/workspaces/{workspace_id:uuid}",
+        guards=[requires(perm.POOLS_WRITE)],
+        summary="Make a workspace use this pool (moves it from another pool)",
+    )
+    async def assign(
+        self,
+        org_id: FromPath[uuid.UUID],
+        pool_id: FromPath[uuid.UUID],
+        workspace_id: FromPath[uuid.UUID],
+        uow: NamedDependency[UnitOfWork],
+    ) -> PoolAssignmentDTO:
+        return await pools.assign_workspace(uow, org_id, pool_id, workspace_id)
+
+    @delete(
+        "/pools/{pool_id:uuid}/workspaces/{workspace_id:uuid}",
+        guards=[requires(perm.POOLS_WRITE)],
+        status_code=204,
+        summary="Stop a workspace using this pool",
+    )
+    async def unassign(
+        self,
+        org_id: FromPath[uuid.UUID],
+        pool_id: FromPath[uuid.UUID],
+        workspace_id: FromPath[uuid.UUID],
+        uow: NamedDependency[UnitOfWork],
+    ) -> None:
+        await pools.unassign_workspace(uow, org_id, pool_id, workspace_id)
+
+    @get("/pools/{pool_id:uuid}/ondemand", guards=[requires(perm.POOLS_READ)], summary="On-demand config")
+    async def list_ondemand(
+        self, org_id: FromPath[uuid.UUID], pool_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
+    ) -> list[OndemandConfigDTO]:
+        return await pools.list_ondemand(uow, org_id, pool_id)
+
+    @put(
+        "/pools/{pool_id:uuid}/ondemand/{resource_key:str}",
+        guards=[requires(perm.POOLS_WRITE)],
+        summary="Enable or change on-demand (billable overage past soft limits) for one key",
+    )
+    async def set_ondemand(
+        self,
+        org_id: FromPath[uuid.UUID],
+        pool_id: FromPath[uuid.UUID],
+        resource_key: FromPath[str],
+        data: JSONBody[SetOndemand],
+        uow: NamedDependency[UnitOfWork],
+    ) -> OndemandConfigDTO:
+        return await pools.set_ondemand(
+            uow, org_id, pool_id, resource_key, enabled=data.enabled, price_ref=data.price_ref, cap=data.cap
+        )

@@ -1,0 +1,102 @@
+"""HTTP request bodies of entitlements's routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+import msgspec
+
+from modules.entitlements.contracts import (
+    Aggregation,
+    BillingCycle,
+    ResourceKind,
+    RuleSpec,
+    UsageEventIn,
+)
+
+KEY_PATTERN = r"^[a-z][a-z0-9_.:-]{0,99}$"
+Key = Annotated[str, msgspec.Meta(pattern=KEY_PATTERN)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Text = Annotated[str, msgspec.Meta(max_length=2000)]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class CreateResourceKey(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    key: Key
+    name: Name
+    kind: ResourceKind
+    unit: Annotated[str, msgspec.Meta(min_length=1, max_length=50)] | None = None
+    aggregation: Aggregation | None = None
+    default_value: Any = None
+    description: Text | None = None
+
+
+class Rules(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name
+    description: Text | None = None
+    rules: Annotated[list[RuleSpec], msgspec.Meta(max_length=200)]
+
+
+class CreateSet(Rules, forbid_unknown_fields=True, kw_only=True):
+    key: Key
+
+
+class CreatePool(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name
+    description: Text | None = None
+
+
+class SetOndemand(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    enabled: bool
+    price_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    cap: Decimal | None = None
+
+
+class CreateGrant(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The set by id (an exact version) or by key (its latest version)."""
+
+    pool_id: uuid.UUID
+    reason: Reason
+    ends_at: AwareTime
+    entitlement_set_id: uuid.UUID | None = None
+    set_key: Key | None = None
+    starts_at: AwareTime | None = None
+    quantity: Decimal = Decimal(1)
+
+
+class RevokeGrant(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: Reason | None = None
+
+
+class CreateProvision(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Operators provisioning by hand for a purchase or subscription made elsewhere."""
+
+    source_type: Annotated[str, msgspec.Meta(pattern="^(subscription|purchase)$")]
+    source_id: uuid.UUID
+    entitlement_set_id: uuid.UUID
+    quantity: Decimal = Decimal(1)
+    starts_at: AwareTime | None = None
+    ends_at: AwareTime | None = None
+    billing_cycle: BillingCycle | None = None
+
+
+class UsageBatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    events: Annotated[list[UsageEventIn], msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class CheckItem(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    workspace: uuid.UUID
+    key: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    quantity: Decimal | None = None
+
+
+class CheckBatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    checks: Annotated[list[CheckItem], msgspec.Meta(min_length=1, max_length=100)]
+
+
+class CheckBatchResult(msgspec.Struct, frozen=True, kw_only=True):
+    results: list[Any]

@@ -1,0 +1,137 @@
+"""The entitlement check: may a workspace use a resource key (for `quantity` more)?
+
+Answered from materialized rows in one indexed query (workspace → pool → entitlement → the
+latest usage period), no aggregation: the schedule gives the limit in force now, the period
+function says whether the stored running total still belongs to the current period."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from modules.entitlements.contracts import CheckResult
+from modules.entitlements.services import aggregation, schedule
+from modules.entitlements.services.aggregation import ZERO, UsageState
+from modules.entitlements.services.driver import connection
+from modules.entitlements.services.periods import Cycle, period_of
+from platform_core.clock import utcnow
+from platform_core.uow import UnitOfWork
+
+_COLUMNS = """
+       pa.org_id, rk.id AS rk_id, rk.kind AS rk_kind,
+       be.schedule::text AS b_schedule,
+       ne.id AS ne_id, ne.kind AS ne_kind, ne.aggregation, ne.reset_period, ne.enforcement,
+       ne.cycle_anchor, ne.cycle_interval, ne.cycle_interval_count, ne.schedule::text AS n_schedule,
+       u.period_start, u.used, u.sum_quantity, u.event_count, u.last_occurred_at"""
+
+_JOINS = """
+  LEFT JOIN entitlements.boolean_entitlements be
+         ON be.pool_id = pa.pool_id AND be.resource_key_id = rk.id
+  LEFT JOIN entitlements.numeric_entitlements ne
+         ON ne.pool_id = pa.pool_id AND ne.resource_key_id = rk.id
+  LEFT JOIN LATERAL (
+        SELECT period_start, used, sum_quantity, event_count, last_occurred_at
+          FROM entitlements.numeric_entitlement_usage
+         WHERE numeric_entitlement_id = ne.id AND period_start <= $3
+         ORDER BY period_start DESC LIMIT 1) u ON true"""
+
+CHECK_ONE = f"""SELECT {_COLUMNS}
+  FROM entitlements.pool_assignments pa
+  LEFT JOIN entitlements.resource_keys rk ON rk.key = $2
+  {_JOINS}
+ WHERE pa.workspace_id = $1"""
+
+CHECK_MANY = f"""SELECT q.i, q.ws, {_COLUMNS}
+  FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS q(ws, key, i)
+  JOIN entitlements.pool_assignments pa ON pa.workspace_id = q.ws
+  LEFT JOIN entitlements.resource_keys rk ON rk.key = q.key
+  {_JOINS}"""
+
+
+def evaluate(row: Any, key: str, quantity: Decimal | None, now: datetime) -> CheckResult:
+    """The answer for one materialized row (pure)."""
+    if row["rk_id"] is None:
+        return CheckResult(key=key, allowed=False, kind=None, reason="unknown_resource_key")
+    rk_kind = row["rk_kind"]
+    if rk_kind != "numeric":
+        raw = row["b_schedule"]
+        seg = schedule.at(schedule.decode(raw), now) if raw else None
+        if seg is None:
+            return CheckResult(key=key, allowed=False, kind=rk_kind, reason="not_entitled")
+        return CheckResult(
+            key=key, allowed=True, kind=rk_kind, value=seg.value if rk_kind == "config" else True
+        )
+    if row["ne_id"] is None:
+        return CheckResult(key=key, allowed=False, kind=None, limit=ZERO, reason="not_entitled")
+    kind = row["ne_kind"]
+    seg = schedule.at(schedule.decode(row["n_schedule"]), now)
+    cycle = None
+    if row["cycle_anchor"] is not None:
+        cycle = Cycle(row["cycle_anchor"], row["cycle_interval"], row["cycle_interval_count"])
+    period = period_of(row["reset_period"], now, cycle)
+    state = UsageState()
+    if row["period_start"] is not None and row["period_start"] == period.start:
+        state = UsageState(row["used"], row["sum_quantity"], row["event_count"], row["last_occurred_at"])
+    if seg is None or seg.limit is None:
+        return CheckResult(
+            key=key, allowed=False, kind=kind, limit=ZERO, used=state.used, remaining=ZERO,
+            reset_at=period.end, reason="not_entitled",
+        )  # fmt: skip
+    limit = seg.limit
+    agg = row["aggregation"]
+    if quantity is not None:
+        fits = aggregation.apply(agg, state, quantity, now).used <= limit
+    elif agg in aggregation.ACCUMULATING:
+        fits = state.used < limit
+    else:
+        fits = state.used <= limit
+    soft = row["enforcement"] == "soft"
+    reason = None if fits else ("soft_limit_exceeded" if soft else "limit_exceeded")
+    return CheckResult(
+        key=key,
+        allowed=fits or soft,
+        kind=kind,
+        limit=limit,
+        used=state.used,
+        remaining=max(limit - state.used, ZERO),
+        reset_at=period.end,
+        reason=reason,
+    )
+
+
+class Located(msgspec.Struct, frozen=True):
+    """A check answer plus the organization that owns the workspace (for authorization)."""
+
+    org_id: uuid.UUID
+    result: CheckResult
+
+
+async def check(
+    uow: UnitOfWork, workspace_id: uuid.UUID, key: str, quantity: Decimal | None = None
+) -> Located | None:
+    """None when the workspace uses no pool (or does not exist)."""
+    now = utcnow()
+    conn = await connection(uow, transactional=False)
+    row = await conn.fetchrow(CHECK_ONE, workspace_id, key, now)
+    if row is None:
+        return None
+    return Located(row["org_id"], evaluate(row, key, quantity, now))
+
+
+async def check_many(
+    uow: UnitOfWork, items: Sequence[tuple[uuid.UUID, str, Decimal | None]]
+) -> list[Located | None]:
+    now = utcnow()
+    conn = await connection(uow, transactional=False)
+    rows = await conn.fetch(CHECK_MANY, [i[0] for i in items], [i[1] for i in items], now)
+    out: list[Located | None] = [None] * len(items)
+    for row in rows:
+        index = row["i"] - 1
+        _, key, quantity = items[index]
+        out[index] = Located(row["org_id"], evaluate(row, key, quantity, now))
+    return out

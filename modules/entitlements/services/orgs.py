@@ -1,0 +1,52 @@
+"""What entitlements needs to know of organization, asked through its public api only."""
+
+from __future__ import annotations
+
+import uuid
+
+from modules.organization import api as org_api
+from platform_core.errors import Forbidden, NotFound, Unauthenticated
+from platform_core.http_auth import scope_allows
+from platform_core.uow import UnitOfWork
+
+
+async def ensure_org(uow: UnitOfWork, org_id: uuid.UUID) -> None:
+    await org_api.get_organization(uow, org_id)
+
+
+async def workspace_in_org(uow: UnitOfWork, org_id: uuid.UUID, workspace_id: uuid.UUID) -> bool:
+    return await org_api.workspace_in_org(uow, org_id, workspace_id)
+
+
+async def authorize(
+    uow: UnitOfWork, permission: str, org_id: uuid.UUID, workspace_id: uuid.UUID | None = None
+) -> None:
+    """The route guard's decision for routes whose organization is only known once the
+    workspace has been looked up: 404 without standing in the organization, 403 without the
+    permission (or when the credential's scopes exclude it)."""
+    principal = uow.principal
+    if principal is None:
+        raise Unauthenticated()
+    if principal.is_platform_admin:
+        return
+    if not scope_allows(principal, permission):
+        raise Forbidden(f"the credential's scopes do not include {permission}", code="insufficient_scope")
+    decision = await org_api.is_allowed(uow, principal, permission, org_id, workspace_id)
+    if decision is None:
+        raise NotFound()
+    if not decision:
+        raise Forbidden(f"{permission} is required", code="permission_denied")
+
+
+async def require_platform(uow: UnitOfWork, permission: str) -> None:
+    """A permission only platform-scope roles (operators) hold, even inside an organization
+    whose own admins hold `entitlements.*:*`: organizations must not grant themselves capacity."""
+    principal = uow.principal
+    if principal is None:
+        raise Unauthenticated()
+    if principal.is_platform_admin:
+        return
+    if not scope_allows(principal, permission) or not await org_api.is_allowed(
+        uow, principal, permission, None
+    ):
+        raise Forbidden(f"{permission} is reserved to platform operators", code="permission_denied")
