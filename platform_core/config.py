@@ -40,7 +40,14 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         value = env.get(name)
         if value not in (None, ""):
             raw[field] = value
-    return msgspec.convert(raw, Settings, strict=False)
+    return msgspec.convert(raw, Settings, strict=False, dec_hook=_decode_path)
+
+
+def _decode_path(kind: type, value: object) -> object:
+    # msgspec has no built-in conversion from str to pathlib.Path.
+    if kind is Path and isinstance(value, str):
+        return Path(value)
+    raise NotImplementedError(f"cannot convert {value!r} to {kind}")
 
 
 @lru_cache(maxsize=1)
