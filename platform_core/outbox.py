@@ -6,13 +6,13 @@ A relay drains one outbox table in three short transactions per batch:
    due again, or in flight with an expired lease), marks them `in_flight` with a lease and this
    worker's claim token, bumps `attempts`, and commits at once: no broker or network call ever
    happens while claim locks are held.
-2. **deliver** — a new transaction re-locks the rows still owned by the token (a row whose
-   lease expired and was re-claimed by another worker is skipped), hands them to the module's
-   handler, then deletes them or marks them `delivered`, and commits: delivery and completion
-   are one atomic step for database sinks.
-3. **isolate** — if the batch fails, every row is retried alone; a row that still fails is set
-   `failed` with exponential backoff and jitter, or `dead` after `max_attempts`, so one poison
-   event never blocks the others.
+2. **deliver** — a new transaction deletes (or marks `delivered`) the rows still owned by the
+   token, `RETURNING` them — a row whose lease expired and was re-claimed by another worker is
+   skipped — and hands them to the module's handler before it commits: delivery and
+   completion are one atomic step for database sinks, and a handler error undoes both.
+3. **isolate** — if the batch fails, it is split in halves and retried until the failing rows
+   stand alone; such a row is set `failed` with exponential backoff and jitter, or `dead`
+   after `max_attempts`, with `last_error`, so one poison event never blocks the others.
 
 A worker killed after step 1 leaves its rows `in_flight`; once the lease expires any worker
 claims them again.
@@ -20,11 +20,12 @@ claims them again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -41,8 +42,13 @@ OUTBOX_STATUSES = ("pending", "in_flight", "delivered", "failed", "dead")
 
 @dataclass(frozen=True)
 class OutboxRelaySpec:
-    """How one module's outbox is drained. `table` is schema-qualified and must have the
-    columns created by `platform_core.migration_helpers.outbox_columns`."""
+    """How one module's outbox is drained. `table` is schema-qualified and has at least the
+    columns id (ordered, e.g. UUIDv7), payload, status (`OUTBOX_STATUSES`), attempts,
+    next_attempt_at, lease_expires_at, claimed_by, last_error and delivered_at, with partial
+    indexes on id for status IN ('pending', 'failed') and on lease_expires_at for 'in_flight'
+    (see audit.audit_outbox). `returning` is the select list of the rows handed to `handler`:
+    naming only what it reads, e.g. `id, payload::text AS payload` to decode JSON itself,
+    saves the transfer and the generic JSON decoding of every column."""
 
     name: str
     table: str
@@ -50,15 +56,23 @@ class OutboxRelaySpec:
     delete_on_success: bool = True
     batch_size: int | None = None
     queue_name: str = "default"
+    returning: str = "*"
 
 
 @dataclass(frozen=True)
 class RelayTuning:
+    """`synchronous_commit=False` lets the relay's own transactions (claim, deliver, failure)
+    commit without waiting for the WAL flush. Nothing can be lost by it: a database crash
+    forgets at most the latest of them, atomically, so their rows are simply claimed and
+    delivered again (at-least-once; the audit chain, appended in the same transaction, is
+    rolled back with them). The producers' transactions keep their own setting."""
+
     batch_size: int = 500
     lease: timedelta = timedelta(seconds=60)
     max_attempts: int = 8
     backoff_base_seconds: float = 2.0
     backoff_cap_seconds: float = 3600.0
+    synchronous_commit: bool = False
 
 
 @dataclass
@@ -83,33 +97,41 @@ class OutboxRelay:
         self.tuning = tuning
         self.batch_size = spec.batch_size or tuning.batch_size
         table = spec.table
+        # Two index-backed arms instead of one OR: an OR forces a scan in primary-key order that
+        # walks every dead/delivered row still in the table on each claim. Expired leases first.
         self._claim_sql = text(
             f"""
+            WITH expired AS (
+                 SELECT id FROM {table}
+                  WHERE status = 'in_flight' AND lease_expires_at < now()
+                  ORDER BY lease_expires_at
+                  LIMIT :limit
+                  FOR UPDATE SKIP LOCKED),
+            due AS (
+                 SELECT id FROM {table}
+                  WHERE status IN ('pending', 'failed') AND next_attempt_at <= now()
+                  ORDER BY id
+                  LIMIT :limit - (SELECT count(*) FROM expired)
+                  FOR UPDATE SKIP LOCKED)
             UPDATE {table} AS o
                SET status = 'in_flight', attempts = o.attempts + 1, claimed_by = :token,
                    lease_expires_at = now() + :lease
-             WHERE o.id IN (
-                   SELECT id FROM {table}
-                    WHERE (status IN ('pending', 'failed') AND next_attempt_at <= now())
-                       OR (status = 'in_flight' AND lease_expires_at < now())
-                    ORDER BY id
-                    LIMIT :limit
-                    FOR UPDATE SKIP LOCKED)
+             WHERE o.id IN (SELECT id FROM expired UNION ALL SELECT id FROM due)
             RETURNING o.id, o.attempts
             """
         )
-        self._lock_owned_sql = text(
-            f"""SELECT * FROM {table}
-                 WHERE id = ANY(:ids) AND claimed_by = :token AND status = 'in_flight'
-                 ORDER BY id FOR UPDATE"""
-        )
+        # Completing first and handing the RETURNING rows to the handler in the same transaction
+        # locks, reads and completes the rows still owned by this token in one statement; a
+        # handler failure rolls the completion back with everything else.
+        owned = "id = ANY(:ids) AND claimed_by = :token AND status = 'in_flight'"
         if spec.delete_on_success:
-            self._complete_sql = text(f"DELETE FROM {table} WHERE id = ANY(:ids)")
+            self._complete_sql = text(f"DELETE FROM {table} WHERE {owned} RETURNING {spec.returning}")
         else:
             self._complete_sql = text(
                 f"""UPDATE {table} SET status = 'delivered', delivered_at = now(),
                            claimed_by = NULL, lease_expires_at = NULL, last_error = NULL
-                     WHERE id = ANY(:ids)"""
+                     WHERE {owned}
+                 RETURNING {spec.returning}"""
             )
         self._fail_sql = text(
             f"""UPDATE {table}
@@ -125,8 +147,19 @@ class OutboxRelay:
                  WHERE id = ANY(:ids)"""
         )
 
-    async def claim(self, token: uuid.UUID) -> list[uuid.UUID]:
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.begin() as conn:
+            if not self.tuning.synchronous_commit:
+                await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            yield conn
+
+    async def claim(self, token: uuid.UUID) -> list[uuid.UUID]:
+        """Step 1 alone: lease up to a batch of due rows to `token` and commit."""
+        return list(await self._claim(token))
+
+    async def _claim(self, token: uuid.UUID) -> dict[uuid.UUID, int]:
+        async with self._transaction() as conn:
             rows = (
                 await conn.execute(
                     self._claim_sql,
@@ -136,27 +169,25 @@ class OutboxRelay:
             exhausted = [r.id for r in rows if r.attempts > self.tuning.max_attempts]
             if exhausted:
                 await conn.execute(self._bury_sql, {"ids": exhausted})
-        return [r.id for r in rows if r.attempts <= self.tuning.max_attempts]
+        return {
+            r.id: r.attempts
+            for r in sorted(rows, key=lambda r: r.id)
+            if r.attempts <= self.tuning.max_attempts
+        }
 
     async def _deliver(self, ids: Sequence[uuid.UUID], token: uuid.UUID) -> int:
-        async with self.engine.begin() as conn:
-            result = await conn.execute(self._lock_owned_sql, {"ids": list(ids), "token": token})
-            owned = result.mappings().all()
+        async with self._transaction() as conn:
+            result = await conn.execute(self._complete_sql, {"ids": list(ids), "token": token})
+            owned = sorted(result.mappings().all(), key=lambda r: r["id"])
             if owned:
                 await self.spec.handler(conn, owned)
-                await conn.execute(self._complete_sql, {"ids": [r["id"] for r in owned]})
             return len(owned)
 
-    async def _record_failure(self, row_id: uuid.UUID, token: uuid.UUID, error: BaseException) -> str | None:
-        async with self.engine.begin() as conn:
-            attempts = (
-                await conn.execute(
-                    text(f"SELECT attempts FROM {self.spec.table} WHERE id = :id"), {"id": row_id}
-                )
-            ).scalar_one_or_none()
-            if attempts is None:
-                return None
-            delay = timedelta(seconds=backoff_seconds(attempts, self.tuning))
+    async def _record_failure(
+        self, row_id: uuid.UUID, attempts: int, token: uuid.UUID, error: BaseException
+    ) -> str | None:
+        delay = timedelta(seconds=backoff_seconds(attempts, self.tuning))
+        async with self._transaction() as conn:
             return (
                 await conn.execute(
                     self._fail_sql,
@@ -170,32 +201,44 @@ class OutboxRelay:
                 )
             ).scalar_one_or_none()
 
+    async def _isolate(
+        self, claimed: dict[uuid.UUID, int], ids: list[uuid.UUID], token: uuid.UUID,
+        error: BaseException, stats: DrainStats,
+    ) -> None:  # fmt: skip
+        """`ids` failed together: deliver each half again until the failing rows stand alone
+        (k poison rows in a batch of n cost O(k log n) transactions, not n)."""
+        if len(ids) == 1:
+            outcome = await self._record_failure(ids[0], claimed[ids[0]], token, error)
+            if outcome == "dead":
+                stats.dead += 1
+                log.error("outbox %s: row %s is dead: %s", self.spec.name, ids[0], error)
+            elif outcome == "failed":
+                stats.failed += 1
+            return
+        middle = len(ids) // 2
+        for part in (ids[:middle], ids[middle:]):
+            try:
+                stats.delivered += await self._deliver(part, token)
+            except Exception as part_error:
+                await self._isolate(claimed, part, token, part_error, stats)
+
     async def process_batch(self, token: uuid.UUID | None = None) -> DrainStats:
         """Claim one batch and deliver it; returns what happened."""
         token = token or uuid.uuid4()
         stats = DrainStats()
-        ids = await self.claim(token)
-        stats.claimed = len(ids)
-        if not ids:
+        claimed = await self._claim(token)
+        stats.claimed = len(claimed)
+        if not claimed:
             return stats
         stats.batches = 1
+        ids = list(claimed)
         try:
             stats.delivered = await self._deliver(ids, token)
-            return stats
-        except Exception:
+        except Exception as error:
             log.warning(
                 "outbox %s: batch of %d failed, isolating rows", self.spec.name, len(ids), exc_info=True
             )
-        for row_id in ids:
-            try:
-                stats.delivered += await self._deliver([row_id], token)
-            except Exception as error:
-                outcome = await self._record_failure(row_id, token, error)
-                if outcome == "dead":
-                    stats.dead += 1
-                    log.error("outbox %s: row %s is dead: %s", self.spec.name, row_id, error)
-                elif outcome == "failed":
-                    stats.failed += 1
+            await self._isolate(claimed, ids, token, error, stats)
         return stats
 
     async def drain(self, *, time_budget_seconds: float = 10.0) -> DrainStats:

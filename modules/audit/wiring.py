@@ -5,7 +5,7 @@ from __future__ import annotations
 from modules.audit.cli import COMMANDS
 from modules.audit.routes import AuditController
 from modules.audit.services.capture import RELAY_NAME, capture_event
-from modules.audit.services.chain import append_batch
+from modules.audit.services.chain import OUTBOX_RETURNING, append_batch
 from platform_core.events import Subscription
 from platform_core.module import ModuleSpec
 from platform_core.outbox import OutboxRelaySpec
@@ -15,6 +15,10 @@ MODULE = ModuleSpec(
     schema="audit",
     route_handlers=[AuditController],
     subscriptions=[Subscription("*", capture_event)],
-    relays=[OutboxRelaySpec(name=RELAY_NAME, table="audit.audit_outbox", handler=append_batch)],
+    relays=[
+        OutboxRelaySpec(
+            name=RELAY_NAME, table="audit.audit_outbox", handler=append_batch, returning=OUTBOX_RETURNING
+        )
+    ],
     cli_commands=COMMANDS,
 )

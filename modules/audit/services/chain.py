@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import uuid
@@ -17,6 +18,9 @@ from platform_core.events import Event
 from platform_core.outbox import OutboxRow
 
 PLATFORM_CHAIN = uuid.UUID(int=0)
+
+# What `append_batch` reads of each outbox row; JSON as text, decoded straight into an Event.
+OUTBOX_RETURNING = "id, payload::text AS payload"
 
 _CREATE_VERBS = {"created", "added", "issued", "placed", "granted", "invited", "registered", "opened"}
 _DELETE_VERBS = {"deleted", "removed", "erased", "revoked", "archived", "released", "canceled"}
@@ -88,11 +92,24 @@ def record_of(event: Event) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=4096)
 def _ip_or_none(value: str | None) -> str | None:
     try:
         return str(ipaddress.ip_address(value)) if value else None
     except ValueError:
         return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _packed_ip(value: str) -> bytes:
+    """asyncpg's inet encoder runs `ipaddress.ip_address(value)`; packed bytes are its fast path."""
+    return ipaddress.ip_address(value).packed
+
+
+def decode_event(payload: str | bytes | dict[str, Any]) -> Event:
+    if isinstance(payload, str | bytes):
+        return msgspec.json.decode(payload, type=Event)
+    return msgspec.convert(payload, Event)
 
 
 _ENSURE_HEADS = text(
@@ -114,7 +131,7 @@ _MOVE_HEADS = text(
 
 async def append_batch(conn: AsyncConnection, rows: Sequence[OutboxRow]) -> None:
     """Relay handler: append the claimed outbox rows to their chains, in outbox order."""
-    events = [msgspec.convert(row["payload"], Event) for row in rows]
+    events = [decode_event(row["payload"]) for row in rows]
     seen = {r.event_id for r in await conn.execute(_ALREADY_LOGGED, {"ids": [e.event_id for e in events]})}
     events = [e for e in events if e.event_id not in seen]
     if not events:
@@ -131,7 +148,10 @@ async def append_batch(conn: AsyncConnection, rows: Sequence[OutboxRow]) -> None
         record["prev_hash"] = prev
         record["hash"] = link_hash(prev, record)
         heads[key] = (record["seq"], record["hash"])
-        records.append(tuple(_to_copy(record[c]) if c == "metadata" else record[c] for c in COLUMNS))
+        record["metadata"] = _to_copy(record["metadata"])
+        if record["source_ip"] is not None:
+            record["source_ip"] = _packed_ip(record["source_ip"])
+        records.append(tuple(record[c] for c in COLUMNS))
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
     await driver.copy_records_to_table("audit_logs", schema_name="audit", columns=COLUMNS, records=records)
