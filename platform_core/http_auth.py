@@ -98,12 +98,23 @@ def _scope_ids(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[uuid.UUI
     return _uuid_param(connection, "org_id"), _uuid_param(connection, "workspace_id")
 
 
+def _parts(permission: str) -> tuple[str, str, str]:
+    module_resource, _, action = permission.partition(":")
+    module, _, resource = module_resource.partition(".")
+    return module, resource, action
+
+
 def scope_allows(principal: Principal, permission: str) -> bool:
-    """A token's own scopes narrow what its holder may do; `*` means no narrowing."""
+    """A token's own scopes narrow what its holder may do; `*` means no narrowing, and any
+    part of `<module>.<resource>:<action>` may be `*` (`billing.*:read`, `audit.logs:*`)."""
     if "*" in principal.scopes or permission in principal.scopes:
         return True
-    module_resource, _, _action = permission.partition(":")
-    return f"{module_resource}:*" in principal.scopes
+    wanted = _parts(permission)
+    return any(
+        all(have in ("*", want) for have, want in zip(_parts(scope), wanted, strict=True))
+        for scope in principal.scopes
+        if "*" in scope
+    )
 
 
 def requires(permission: str) -> Guard:
