@@ -69,7 +69,8 @@ class JWKSet:
             await self._refresh(reason="load", since=self._loaded_at)
             return self._keys.get(kid)  # just read: an unknown kid is not worth a second read
         key = self._keys.get(kid)
-        if key is None and now - self._last_unknown_kid_refresh >= self._min_refresh_interval:
+        if key is None:
+            # the rate limit is checked under the lock: a refresh already in flight may bring it
             await self._refresh(reason="unknown kid", since=self._loaded_at)
             key = self._keys.get(kid)
         return key

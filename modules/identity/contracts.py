@@ -36,6 +36,12 @@ class PersonDTO(msgspec.Struct, frozen=True, kw_only=True):
     email: str | None
     legal_name: str | None
     created_at: datetime
+    phone: str | None = None
+    country: str | None = None
+    tax_id: str | None = None
+    merged_into_id: uuid.UUID | None = None  # set once this person was merged into another
+    erased_at: datetime | None = None  # set once the person's PII was erased
+    updated_at: datetime | None = None
 
 
 class PersonCreated(msgspec.Struct, frozen=True, kw_only=True):

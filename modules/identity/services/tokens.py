@@ -1,16 +1,22 @@
-"""Personal access tokens: issue, and resolve a bearer token into a Principal."""
+"""Personal access tokens: issue, list, revoke, and resolve a bearer token into a Principal.
+
+A token is looked up by its peppered HMAC on every request (no cache), so a revocation is
+effective on the very next request. `last_used_at` is written at most once a minute per token,
+not on every request."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modules.identity.contracts import TOKEN_CREATED, IssuedToken
+from modules.identity.contracts import TOKEN_CREATED, TOKEN_REVOKED, IssuedToken
 from modules.identity.models import Person, PersonalAccessToken
+from modules.identity.schemas import TokenInfo
 from platform_core.auth import (
+    PLATFORM_ADMIN_SCOPE,
     CredentialContext,
     Principal,
     display_prefix,
@@ -19,15 +25,18 @@ from platform_core.auth import (
     secret_is_well_formed,
 )
 from platform_core.clock import utcnow
+from platform_core.errors import Forbidden, NotFound, Unprocessable
 from platform_core.events import Subject
+from platform_core.http_auth import scope_allows
+from platform_core.pagination import Page, keyset, page_of
 from platform_core.uow import UnitOfWork
 
 PAT_PREFIX = "keel_pat"
+TOUCH_INTERVAL = timedelta(minutes=1)
 
-_TOUCH = text(
-    """UPDATE identity.personal_access_tokens SET last_used_at = now()
-        WHERE id = :id AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')"""
-)
+
+def _subject(token_id: uuid.UUID, name: str) -> Subject:
+    return Subject(type="personal_access_token", id=str(token_id), name=name)
 
 
 async def issue_token(
@@ -51,7 +60,7 @@ async def issue_token(
     await uow.session.flush()
     await uow.emit(
         TOKEN_CREATED,
-        subject=Subject(type="personal_access_token", id=str(token.id), name=name),
+        subject=_subject(token.id, name),
         data={"person_id": str(person_id), "prefix": token.prefix, "scopes": token.scopes},
     )
     return IssuedToken(
@@ -65,6 +74,84 @@ async def issue_token(
     )
 
 
+def check_grantable(principal: Principal, scopes: list[str]) -> None:
+    """A caller can hand a new token at most the scopes its own credential has."""
+    if principal.is_platform_admin:
+        return
+    for scope in scopes:
+        if scope == PLATFORM_ADMIN_SCOPE:
+            allowed = False
+        elif scope == "*":
+            allowed = "*" in principal.scopes
+        elif scope.endswith(":*"):
+            allowed = "*" in principal.scopes or scope in principal.scopes
+        else:
+            allowed = scope_allows(principal, scope)
+        if not allowed:
+            raise Forbidden(f"your credential cannot grant the scope {scope!r}", code="scope_escalation")
+
+
+async def issue_own_token(
+    uow: UnitOfWork, principal: Principal, *, name: str, scopes: list[str], expires_at: datetime | None
+) -> IssuedToken:
+    if expires_at is not None and expires_at <= utcnow():
+        raise Unprocessable(
+            "expires_at must be in the future",
+            code="expires_in_past",
+            errors=[{"field": "expires_at", "source": "body", "message": "in the past"}],
+        )
+    check_grantable(principal, scopes)
+    return await issue_token(uow, person_id=principal.id, name=name, scopes=scopes, expires_at=expires_at)
+
+
+def _info(token: PersonalAccessToken) -> TokenInfo:
+    return TokenInfo(
+        id=token.id,
+        name=token.name,
+        prefix=token.prefix,
+        scopes=list(token.scopes),
+        expires_at=token.expires_at,
+        last_used_at=token.last_used_at,
+        revoked_at=token.revoked_at,
+        created_at=token.created_at,
+    )
+
+
+async def list_tokens(
+    uow: UnitOfWork, person_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> Page[TokenInfo]:
+    stmt = keyset(
+        select(PersonalAccessToken).where(PersonalAccessToken.person_id == person_id),
+        [PersonalAccessToken.__table__.c.id],
+        cursor=cursor,
+        limit=limit,
+        descending=True,
+    )
+    rows = (await uow.session.scalars(stmt)).all()
+    return page_of(rows, limit, key_of=lambda t: [str(t.id)], convert=_info)
+
+
+async def revoke_token(uow: UnitOfWork, person_id: uuid.UUID, token_id: uuid.UUID) -> None:
+    token = (
+        await uow.session.execute(
+            select(PersonalAccessToken)
+            .where(PersonalAccessToken.id == token_id, PersonalAccessToken.person_id == person_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if token is None:
+        raise NotFound(f"token {token_id} does not exist", code="token_not_found")
+    if token.revoked_at is not None:
+        return
+    token.revoked_at = utcnow()
+    await uow.session.flush()
+    await uow.emit(
+        TOKEN_REVOKED,
+        subject=_subject(token.id, token.name),
+        data={"person_id": str(person_id), "prefix": token.prefix},
+    )
+
+
 async def resolve_pat(session: AsyncSession, token: str, context: CredentialContext) -> Principal | None:
     if not secret_is_well_formed(token, PAT_PREFIX):
         return None
@@ -75,6 +162,7 @@ async def resolve_pat(session: AsyncSession, token: str, context: CredentialCont
                 PersonalAccessToken.scopes,
                 PersonalAccessToken.expires_at,
                 PersonalAccessToken.revoked_at,
+                PersonalAccessToken.last_used_at,
                 Person.id.label("person_id"),
                 Person.display_name,
             )
@@ -84,9 +172,13 @@ async def resolve_pat(session: AsyncSession, token: str, context: CredentialCont
     ).first()
     if row is None or row.revoked_at is not None:
         return None
-    if row.expires_at is not None and row.expires_at <= utcnow():
+    now = utcnow()
+    if row.expires_at is not None and row.expires_at <= now:
         return None
-    await session.execute(_TOUCH, {"id": row.id})
+    if row.last_used_at is None or row.last_used_at < now - TOUCH_INTERVAL:
+        await session.execute(
+            update(PersonalAccessToken).where(PersonalAccessToken.id == row.id).values(last_used_at=now)
+        )
     return Principal(
         type="person",
         id=row.person_id,

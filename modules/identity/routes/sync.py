@@ -1,0 +1,34 @@
+"""/identity/sync: mirror Keycloak accounts in bulk (platform operators)."""
+
+from __future__ import annotations
+
+from litestar import Controller, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from modules.identity.guards import operator
+from modules.identity.schemas import MAX_SYNC_BATCH, KeycloakUser, SyncResult
+from modules.identity.services import users
+from platform_core.errors import InvalidRequest
+from platform_core.uow import UnitOfWork
+
+
+class SyncController(Controller):
+    path = "/identity/sync"
+    tags = ["identity"]
+
+    @post(
+        "/keycloak",
+        guards=[operator("identity.users:sync")],
+        status_code=200,
+        summary="Upsert a batch of Keycloak UserRepresentations",
+    )
+    async def keycloak(
+        self, data: JSONBody[list[KeycloakUser]], uow: NamedDependency[UnitOfWork]
+    ) -> SyncResult:
+        if not 1 <= len(data) <= MAX_SYNC_BATCH:
+            raise InvalidRequest(
+                f"send 1 to {MAX_SYNC_BATCH} users per batch",
+                errors=[{"field": "data", "source": "body", "message": "batch size out of range"}],
+            )
+        return await users.sync_batch(uow, data)
