@@ -217,7 +217,7 @@ class CheckResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class UsageEventIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One consumption record as a client sends it. `properties` stays raw JSON (an object);
+    """One consumption record as a client sends it. `properties` is a JSON object (≤ 16 KiB);
     `occurred_at` (default: when received) decides the reset period the event counts in."""
 
     event_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -225,7 +225,7 @@ class UsageEventIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     resource_key: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     quantity: Decimal
     occurred_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
-    properties: msgspec.Raw | None = None
+    properties: dict[str, Any] = {}
 
 
 class UsageEventResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

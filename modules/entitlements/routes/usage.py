@@ -58,7 +58,7 @@ async def _no_pool(uow: UnitOfWork, workspace: uuid.UUID, key: str, org_id: uuid
     org = org_id or (principal.org_id if principal is not None else None)
     if org is None or not await orgs.workspace_in_org(uow, org, workspace):
         raise NotFound(f"workspace {workspace} does not exist or uses no pool", code="workspace_not_found")
-    await orgs.authorize(uow, perm.CHECK, org, workspace)
+    await orgs.authorize(uow, perm.CHECK, org, workspace, org_known=True)
     return CheckResult(key=key, allowed=False, kind=None, reason="workspace_without_pool")
 
 
@@ -126,7 +126,7 @@ class UsageController(Controller):
         located = await checks.check(uow, workspace, key, quantity)
         if located is None:
             return await _no_pool(uow, workspace, key, org_id)
-        await orgs.authorize(uow, perm.CHECK, located.org_id, workspace)
+        await orgs.authorize(uow, perm.CHECK, located.org_id, workspace, org_known=True)
         return located.result
 
     @post("/check", guards=[declares(perm.CHECK)], status_code=200, summary="Up to 100 checks at once")
@@ -147,7 +147,7 @@ class UsageController(Controller):
                 results.append(await _no_pool(uow, workspace, key, org_id))
                 continue
             if (found.org_id, workspace) not in authorized:
-                await orgs.authorize(uow, perm.CHECK, found.org_id, workspace)
+                await orgs.authorize(uow, perm.CHECK, found.org_id, workspace, org_known=True)
                 authorized.add((found.org_id, workspace))
             results.append(found.result)
         return CheckBatchResult(results=results)

@@ -4,10 +4,14 @@ here share the unit of work's connection and transaction."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 
+from platform_core.errors import Conflict
 from platform_core.uow import UnitOfWork
 
 
@@ -22,3 +26,20 @@ async def connection(uow: UnitOfWork, *, transactional: bool) -> Any:
     if transactional and not driver.is_in_transaction():
         await uow.session.execute(text("SELECT 1"))
     return driver
+
+
+@asynccontextmanager
+async def translated_errors() -> AsyncIterator[None]:
+    """Raw asyncpg errors as the problems SQLAlchemy's would have become (the kernel maps only
+    SQLAlchemy's): concurrency failures and constraint violations are 409s, not 500s."""
+    try:
+        yield
+    except asyncpg.PostgresError as exc:
+        state = getattr(exc, "sqlstate", "") or ""
+        if state in ("40001", "40P01"):
+            raise Conflict("please retry the request", code="retry", title="Concurrent update") from exc
+        if state.startswith("23"):
+            raise Conflict(
+                "the request conflicts with the current state of the resource", code="conflict"
+            ) from exc
+        raise

@@ -36,7 +36,7 @@ from modules.entitlements.contracts import (
 )
 from modules.entitlements.services import aggregation, orgs, schedule
 from modules.entitlements.services.aggregation import ZERO, UsageState
-from modules.entitlements.services.driver import connection
+from modules.entitlements.services.driver import connection, translated_errors
 from modules.entitlements.services.periods import Cycle, Period, period_of
 from platform_core.clock import utcnow
 from platform_core.errors import Conflict
@@ -49,6 +49,7 @@ MAX_QUANTITY = Decimal("1e15")
 MIN_EXPONENT = -12  # at most 12 decimal places
 MAX_PROPERTIES_BYTES = 16 * 1024
 FUTURE_SKEW = timedelta(minutes=5)
+_ENCODE = msgspec.json.Encoder().encode
 
 RESOLVE = """
 SELECT q.ws, q.key, pa.pool_id, rk.kind AS rk_kind, rk.aggregation,
@@ -158,13 +159,14 @@ def _reject_reason(event: UsageEventIn, now: datetime) -> str | None:
     return None
 
 
-def _properties(raw: msgspec.Raw | None) -> str | None:
-    if raw is None:
+def _properties(properties: dict[str, Any]) -> str | None:
+    if not properties:
         return "{}"
-    data = bytes(raw)
-    if len(data) > MAX_PROPERTIES_BYTES or not data.lstrip().startswith(b"{"):
+    try:
+        data = _ENCODE(properties)
+    except (TypeError, msgspec.EncodeError):
         return None
-    return data.decode()
+    return data.decode() if len(data) <= MAX_PROPERTIES_BYTES else None
 
 
 def _target(row: Any) -> _Target:
@@ -189,6 +191,11 @@ def _target(row: Any) -> _Target:
 
 
 async def ingest(uow: UnitOfWork, org_id: uuid.UUID, events: Sequence[UsageEventIn]) -> IngestResult:
+    async with translated_errors():
+        return await _ingest(uow, org_id, events)
+
+
+async def _ingest(uow: UnitOfWork, org_id: uuid.UUID, events: Sequence[UsageEventIn]) -> IngestResult:
     if not 1 <= len(events) <= MAX_BATCH:
         raise ValueError(f"a batch holds 1 to {MAX_BATCH} events")
     now = utcnow()

@@ -74,7 +74,7 @@ async def materialize_pool(uow: UnitOfWork, pool: ResourcePool) -> None:
     )
     numeric: dict[uuid.UUID, _NumericPlan] = {}
     flags: dict[uuid.UUID, list[Window]] = defaultdict(list)
-    for prov, rule, rk in rows.tuples():
+    for prov, rule, rk in rows:
         if rk.kind == "numeric":
             assert rk.aggregation is not None
             plan = numeric.setdefault(rk.id, _NumericPlan(rk.key, rk.aggregation))

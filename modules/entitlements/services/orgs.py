@@ -19,15 +19,23 @@ async def workspace_in_org(uow: UnitOfWork, org_id: uuid.UUID, workspace_id: uui
 
 
 async def authorize(
-    uow: UnitOfWork, permission: str, org_id: uuid.UUID, workspace_id: uuid.UUID | None = None
+    uow: UnitOfWork,
+    permission: str,
+    org_id: uuid.UUID,
+    workspace_id: uuid.UUID | None = None,
+    *,
+    org_known: bool = False,
 ) -> None:
     """The route guard's decision for routes whose organization is only known once the
     workspace has been looked up: 404 without standing in the organization, 403 without the
-    permission (or when the credential's scopes exclude it)."""
+    permission (or when the credential's scopes exclude it). `org_known`: the organization
+    was read from one of our rows, so it exists."""
     principal = uow.principal
     if principal is None:
         raise Unauthenticated()
     if principal.is_platform_admin:
+        if not org_known:  # RBAC would have answered 404 for an unknown organization
+            await ensure_org(uow, org_id)
         return
     if not scope_allows(principal, permission):
         raise Forbidden(f"the credential's scopes do not include {permission}", code="insufficient_scope")

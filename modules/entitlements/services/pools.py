@@ -212,7 +212,7 @@ async def list_ondemand(uow: UnitOfWork, org_id: uuid.UUID, pool_id: uuid.UUID) 
         .where(PoolOndemandConfig.pool_id == pool_id)
         .order_by(ResourceKey.key)
     )
-    return [_ondemand_dto(c, key) for c, key in rows.tuples()]
+    return [_ondemand_dto(c, key) for c, key in rows]
 
 
 # ---------------------------------------------------------------- materialized view
@@ -244,7 +244,7 @@ async def pool_entitlements(uow: UnitOfWork, org_id: uuid.UUID, pool_id: uuid.UU
                 next_change_at=b.next_change_at,
                 schedule=schedule.decode(b.schedule),
             )
-            for b, key in booleans.tuples()
+            for b, key in booleans
         ],
         numeric=[
             NumericEntitlementDTO(
@@ -259,6 +259,6 @@ async def pool_entitlements(uow: UnitOfWork, org_id: uuid.UUID, pool_id: uuid.UU
                 next_change_at=n.next_change_at,
                 schedule=schedule.decode(n.schedule),
             )
-            for n, key in numerics.tuples()
+            for n, key in numerics
         ],
     )

@@ -289,4 +289,4 @@ async def list_provisions(uow: UnitOfWork, org_id: uuid.UUID, pool_id: uuid.UUID
         .where(PoolProvision.org_id == org_id, PoolProvision.pool_id == pool_id)
         .order_by(PoolProvision.starts_at, PoolProvision.id)
     )
-    return [_dto(p, es) for p, es in rows.tuples()]
+    return [_dto(p, es) for p, es in rows]
