@@ -16,11 +16,9 @@ Phone = Annotated[str, msgspec.Meta(max_length=40, pattern=r"^\+?[0-9][0-9 ().-]
 Country = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 TaxId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
-# `<module>.<resource>:<action>`, `<module>.<resource>:*`, `*` or `platform:admin`
-Scope = Annotated[
-    str,
-    msgspec.Meta(max_length=120, pattern=r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*:(\*|[a-z][a-z0-9_]*))$"),
-]
+# `*`, `platform:admin` or `<module>.<resource>:<action>`, where any part may be `*`
+_PART = r"(\*|[a-z][a-z0-9_]*)"
+Scope = Annotated[str, msgspec.Meta(max_length=120, pattern=rf"^(\*|{_PART}(\.{_PART})?:{_PART})$")]
 
 
 class CreatePerson(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

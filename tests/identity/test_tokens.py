@@ -138,13 +138,24 @@ async def test_scopes_narrow_the_token_and_cannot_be_escalated(
         r = await api.post(
             "/identity/me/tokens", json={"name": "up", "scopes": scopes}, headers=bearer(token)
         )
-        assert r.status_code in (400, 403), (scopes, r.text)
+        assert_problem(r, 403, "scope_escalation")
     r = await api.post(
         "/identity/me/tokens",
         json={"name": "same", "scopes": ["identity.tokens:read"]},
         headers=bearer(token),
     )
     assert r.status_code == 201, r.text
+
+    _, wide = await make_person(oidc_runtime, "Wide", scopes=["identity.*:read", "identity.tokens:*"])
+    for scopes, status in (
+        (["identity.persons:read", "identity.tokens:create"], 201),
+        (["identity.*:read"], 201),
+        (["identity.*:*"], 403),
+        (["*.persons:read"], 403),
+        (["identity.persons:update"], 403),
+    ):
+        r = await api.post("/identity/me/tokens", json={"name": "w", "scopes": scopes}, headers=bearer(wide))
+        assert r.status_code == status, (scopes, r.text)
 
     _, full = await make_person(oidc_runtime, "Full")
     r = await api.post(
