@@ -8,8 +8,9 @@ fresh per-run organization chains and to the platform chain). Without it, it (re
 database `keel_bench_relay` on postgresql://postgres@127.0.0.1:5432.
 
 1. relay: N events are COPYed into audit.audit_outbox, spread over 20 organizations and the
-   platform chain, then W drain loops (`OutboxRelay.process_batch` until nothing is due) move
-   them into audit.audit_logs. Rate = N / wall time; the chains are verified afterwards.
+   platform chain, then W drain loops (`OutboxRelay.drain`, as the worker's drain actor runs
+   it, until nothing is due) move them into audit.audit_logs. Rate = N / wall time; the
+   chains are verified afterwards.
 2. baseline: the same N rows are COPYed into a scratch copy of the outbox table and W loops
    run `DELETE … WHERE id IN (SELECT id … ORDER BY id LIMIT B FOR UPDATE SKIP LOCKED)
    RETURNING *` until it is empty: the floor cost of claiming and removing rows, no work done.
@@ -104,8 +105,8 @@ async def run_relay(engine: AsyncEngine, batch: int, workers: int) -> Rate:
 
     async def loop() -> int:
         delivered = 0
-        while True:
-            stats = await relay.process_batch()
+        while True:  # what the drain actor runs, until nothing is due
+            stats = await relay.drain(time_budget_seconds=600)
             delivered += stats.delivered
             if stats.failed or stats.dead:
                 raise RuntimeError(f"relay failed rows during the benchmark: {stats}")
@@ -168,7 +169,7 @@ async def main(events: int, batch: int, workers: int) -> int:
     orgs: list[uuid.UUID | None] = [uuid.uuid4() for _ in range(ORGS)]
     orgs.append(None)
     records = make_records(events, orgs)
-    engine = create_engine(url, pool_size=max(2, workers))
+    engine = create_engine(url, pool_size=2 * workers)
     try:
         print(f"machine: {machine_summary()}")
         print(f"events={events} batch={batch} workers={workers} chains={len(orgs)}")

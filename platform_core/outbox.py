@@ -20,6 +20,7 @@ claims them again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
@@ -82,6 +83,13 @@ class DrainStats:
     failed: int = 0
     dead: int = 0
     batches: int = 0
+
+    def add(self, other: DrainStats) -> None:
+        self.claimed += other.claimed
+        self.delivered += other.delivered
+        self.failed += other.failed
+        self.dead += other.dead
+        self.batches += other.batches
 
 
 def backoff_seconds(attempts: int, tuning: RelayTuning) -> float:
@@ -225,9 +233,10 @@ class OutboxRelay:
     async def process_batch(self, token: uuid.UUID | None = None) -> DrainStats:
         """Claim one batch and deliver it; returns what happened."""
         token = token or uuid.uuid4()
-        stats = DrainStats()
-        claimed = await self._claim(token)
-        stats.claimed = len(claimed)
+        return await self._deliver_claimed(await self._claim(token), token)
+
+    async def _deliver_claimed(self, claimed: dict[uuid.UUID, int], token: uuid.UUID) -> DrainStats:
+        stats = DrainStats(claimed=len(claimed))
         if not claimed:
             return stats
         stats.batches = 1
@@ -242,16 +251,28 @@ class OutboxRelay:
         return stats
 
     async def drain(self, *, time_budget_seconds: float = 10.0) -> DrainStats:
-        """Process batches until the outbox has nothing due or the budget is spent."""
+        """Process batches until the outbox has nothing due or the budget is spent.
+
+        While a full batch is being delivered the next one is already claimed on a second
+        connection, so the database's claim work overlaps the handler's Python work. If a
+        delivery raises, the prefetched rows stay leased and are re-taken when the lease ends."""
         total = DrainStats()
         deadline = time.monotonic() + time_budget_seconds
-        while time.monotonic() < deadline:
-            stats = await self.process_batch()
-            total.claimed += stats.claimed
-            total.delivered += stats.delivered
-            total.failed += stats.failed
-            total.dead += stats.dead
-            total.batches += stats.batches
-            if stats.claimed < self.batch_size:
+        token = uuid.uuid4()
+        claimed = await self._claim(token)
+        while claimed:
+            prefetch: asyncio.Task[dict[uuid.UUID, int]] | None = None
+            next_token = uuid.uuid4()
+            if len(claimed) >= self.batch_size and time.monotonic() < deadline:
+                prefetch = asyncio.create_task(self._claim(next_token))
+            try:
+                total.add(await self._deliver_claimed(claimed, token))
+            except BaseException:
+                if prefetch is not None:
+                    with contextlib.suppress(Exception):
+                        await prefetch
+                raise
+            if prefetch is None:
                 break
+            claimed, token = await prefetch, next_token
         return total

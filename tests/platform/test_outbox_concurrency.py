@@ -40,13 +40,11 @@ async def publish(runtime: Runtime, orgs: list[uuid.UUID | None]) -> list[uuid.U
 
 
 async def drain_until_empty(relay: OutboxRelay) -> DrainStats:
+    """What the worker's drain actor runs (with its prefetching claims), until nothing is due."""
     total = DrainStats()
     while True:
-        stats = await relay.process_batch()
-        total.claimed += stats.claimed
-        total.delivered += stats.delivered
-        total.failed += stats.failed
-        total.dead += stats.dead
+        stats = await relay.drain(time_budget_seconds=1)
+        total.add(stats)
         if stats.claimed == 0:
             return total
 

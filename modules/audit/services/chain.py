@@ -133,7 +133,8 @@ async def append_batch(conn: AsyncConnection, rows: Sequence[OutboxRow]) -> None
     """Relay handler: append the claimed outbox rows to their chains, in outbox order."""
     events = [decode_event(row["payload"]) for row in rows]
     seen = {r.event_id for r in await conn.execute(_ALREADY_LOGGED, {"ids": [e.event_id for e in events]})}
-    events = [e for e in events if e.event_id not in seen]
+    if seen:
+        events = [e for e in events if e.event_id not in seen]
     if not events:
         return
     keys = sorted({e.org_id or PLATFORM_CHAIN for e in events})
@@ -143,15 +144,20 @@ async def append_batch(conn: AsyncConnection, rows: Sequence[OutboxRow]) -> None
     for event in events:
         key = event.org_id or PLATFORM_CHAIN
         seq, prev = heads[key]
+        seq += 1
         record = record_of(event)
-        record["seq"] = seq + 1
-        record["prev_hash"] = prev
-        record["hash"] = link_hash(prev, record)
-        heads[key] = (record["seq"], record["hash"])
-        record["metadata"] = _to_copy(record["metadata"])
-        if record["source_ip"] is not None:
-            record["source_ip"] = _packed_ip(record["source_ip"])
-        records.append(tuple(record[c] for c in COLUMNS))
+        record["seq"] = seq
+        digest = link_hash(prev, record)
+        heads[key] = (seq, digest)
+        actor, subject, ip = event.actor, event.subject, record["source_ip"]
+        records.append(  # in COLUMNS order
+            (
+                event.event_id, event.org_id, seq, event.type, record["crud"], record["outcome"],
+                actor.type, actor.id, actor.name, subject.type, subject.id, subject.name,
+                _packed_ip(ip) if ip else None, event.user_agent, event.version,
+                _to_copy(event.data), event.occurred_at, prev, digest,
+            )
+        )  # fmt: skip
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
     await driver.copy_records_to_table("audit_logs", schema_name="audit", columns=COLUMNS, records=records)
