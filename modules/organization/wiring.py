@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from modules.identity.contracts import PERSON_MERGED
+from modules.organization.cli import COMMANDS
 from modules.organization.contracts import SERVICE_ACCOUNT_KEY_PREFIX
 from modules.organization.routes import CONTROLLERS
 from modules.organization.services.authz import OrganizationAuthorizer
@@ -18,4 +19,5 @@ MODULE = ModuleSpec(
     subscriptions=[Subscription(PERSON_MERGED, on_person_merged)],
     credential_resolvers={SERVICE_ACCOUNT_KEY_PREFIX: resolve_service_account_key},
     authorizer=OrganizationAuthorizer(),
+    cli_commands=COMMANDS,
 )

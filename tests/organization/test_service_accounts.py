@@ -223,3 +223,46 @@ async def test_last_used_is_not_written_on_every_request(
         later = (await conn.execute(query, {"id": issued["key"]["id"]})).one()
     # same row version: the later requests did not write
     assert (later.last_used_at, later.xmin) == (first.last_used_at, first.xmin)
+
+
+async def test_authz_check_for_service_accounts(client: httpx.AsyncClient, make_person: MakePerson) -> None:
+    owner = await make_person()
+    org, other = await create_org(client, owner), await create_org(client, owner)
+    account, _ = await _account_with_key(client, org["id"], owner, role_key="viewer")
+    foreign, _ = await _account_with_key(client, other["id"], owner, role_key="admin")
+
+    async def check(org_id: str, principal: dict, permission: str) -> dict:
+        body = {
+            "principal_type": "service_account",
+            "principal_id": principal["id"],
+            "permission": permission,
+        }
+        r = await client.post(f"/orgs/{org_id}/authz/check", json=body, headers=owner.headers)
+        assert r.status_code == 200, r.text
+        result: dict = r.json()
+        return result
+
+    assert (await check(org["id"], account, "organization.workspaces:read"))["allowed"] is True
+    assert await check(org["id"], account, "organization.workspaces:create") == {
+        "allowed": False,
+        "reason": "not_granted",
+    }
+    # an admin service account of another organization has no standing here
+    assert await check(org["id"], foreign, "organization.workspaces:read") == {
+        "allowed": False,
+        "reason": "no_standing",
+    }
+
+
+async def test_frozen_org_refuses_service_account_writes(
+    client: httpx.AsyncClient, make_person: MakePerson, admin_headers: dict[str, str]
+) -> None:
+    owner = await make_person()
+    org = await create_org(client, owner)
+    _, issued = await _account_with_key(client, org["id"], owner)
+    await client.post(f"/organizations/{org['id']}/status", json={"status": "frozen"}, headers=admin_headers)
+    r = await client.post(
+        f"/orgs/{org['id']}/workspaces", json={"slug": "no", "name": "No"}, headers=bearer(issued)
+    )
+    assert_problem(r, 409, "organization_frozen")
+    assert (await client.get(f"/orgs/{org['id']}/workspaces", headers=bearer(issued))).status_code == 200

@@ -7,6 +7,7 @@ import uuid
 
 from sqlalchemy import select
 
+from modules.identity import api as identity_api
 from modules.organization.contracts import (
     ROLE_ASSIGNED,
     ROLE_UNASSIGNED,
@@ -240,6 +241,7 @@ async def delete_assignment(uow: UnitOfWork, org_id: uuid.UUID, assignment_id: u
 
 async def grant_operator(uow: UnitOfWork, person_id: uuid.UUID) -> None:
     """Make a person a platform operator (CLI / bootstrap; no HTTP route grants it)."""
+    await identity_api.get_person(uow, person_id)
     role = await system_role(uow, SYSTEM_ROLE_OPERATOR)
     await assign(
         uow,
