@@ -52,3 +52,19 @@ async def test_an_owner_merged_away_keeps_the_org_owned(
     r = await client.get(f"/orgs/{org['id']}/members/{target.id}", headers=target.headers)
     assert r.status_code == 200, r.text
     assert r.json()["roles"] == ["owner"]
+
+
+async def test_merge_through_identity_route_moves_membership(
+    client: httpx.AsyncClient, make_person: MakePerson, admin_headers: dict[str, str]
+) -> None:
+    owner, dup, keeper = await make_person(), await make_person(), await make_person()
+    org = await create_org(client, owner)
+    await join(client, org["id"], owner, dup, "member")
+    r = await client.post(
+        f"/identity/persons/{dup.id}/merge",
+        json={"target_person_id": str(keeper.id), "reason": "duplicate signup"},
+        headers=admin_headers,
+    )
+    assert r.status_code in (200, 201), r.text
+    r = await client.get(f"/orgs/{org['id']}/members/{keeper.id}", headers=owner.headers)
+    assert (r.status_code, r.json()["roles"]) == (200, ["member"])
