@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 
 import msgspec
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modules.organization import permissions as perms
@@ -94,19 +94,29 @@ async def evaluate(
     if org_id is None:
         return await _outside_organizations(session, principal_type, principal_id, permission)
 
-    org_status = (
-        await session.execute(select(Organization.status).where(Organization.id == org_id))
-    ).scalar_one_or_none()
-    if org_status is None:
-        return AuthzDecision(allowed=False, reason="unknown_organization", standing=False)
-    if workspace_id is not None:
-        in_org = (
-            await session.execute(
-                select(Workspace.id).where(Workspace.id == workspace_id, Workspace.org_id == org_id)
+    # one round trip for the organization, the person's membership and the workspace
+    member_status = (
+        select(OrgMember.status)
+        .where(OrgMember.org_id == org_id, OrgMember.person_id == principal_id)
+        .scalar_subquery()
+    )
+    in_org = (
+        select(Workspace.id).where(Workspace.id == workspace_id, Workspace.org_id == org_id).exists()
+        if workspace_id is not None
+        else true()
+    )
+    facts = (
+        await session.execute(
+            select(Organization.status, member_status.label("member_status"), in_org.label("in_org")).where(
+                Organization.id == org_id
             )
-        ).scalar_one_or_none()
-        if in_org is None:
-            return AuthzDecision(allowed=False, reason="unknown_workspace", standing=False)
+        )
+    ).first()
+    if facts is None:
+        return AuthzDecision(allowed=False, reason="unknown_organization", standing=False)
+    org_status = facts.status
+    if not facts.in_org:
+        return AuthzDecision(allowed=False, reason="unknown_workspace", standing=False)
 
     grants = await grants_of(session, principal_type, principal_id, org_id, workspace_id)
     platform = _first_grant(grants, permission, ("platform",))
@@ -131,16 +141,9 @@ async def evaluate(
         if principal_org_id != org_id:
             return AuthzDecision(allowed=False, reason="foreign_service_account", standing=False)
     else:
-        member_status = (
-            await session.execute(
-                select(OrgMember.status).where(
-                    OrgMember.org_id == org_id, OrgMember.person_id == principal_id
-                )
-            )
-        ).scalar_one_or_none()
-        if member_status in (None, "removed"):
+        if facts.member_status in (None, "removed"):
             return AuthzDecision(allowed=False, reason="not_a_member", standing=has_platform_role)
-        if member_status == "suspended":
+        if facts.member_status == "suspended":
             return AuthzDecision(allowed=False, reason="member_suspended")
 
     grant = _first_grant(grants, permission, ("organization", "workspace"))
