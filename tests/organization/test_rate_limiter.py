@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import uuid
 
+from redis.asyncio import Redis
+
 from platform_core.rate_limit import RateLimiter
 from platform_core.runtime import Runtime
 
@@ -19,3 +21,13 @@ async def test_fixed_minute_windows(runtime: Runtime) -> None:
     assert (await limiter.hit(f"{subject}:other", 2, now=start)).count == 1
     ttl = await runtime.redis.ttl(f"keel:rate:{subject}:{int(start // 60)}")
     assert 0 < ttl <= 120  # counters expire on their own
+
+
+async def test_unreachable_redis_fails_open() -> None:
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    try:
+        decision = await RateLimiter(unreachable).hit("anyone", 1)
+    finally:
+        await unreachable.aclose()
+    assert decision.allowed
+    assert decision.count == 0
