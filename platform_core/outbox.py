@@ -29,6 +29,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -159,7 +160,9 @@ class OutboxRelay:
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.begin() as conn:
             if not self.tuning.synchronous_commit:
-                await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                raw = await conn.get_raw_connection()
+                driver: Any = raw.driver_connection  # its simple protocol: no prepared statement
+                await driver.execute("SET LOCAL synchronous_commit TO OFF")
             yield conn
 
     async def claim(self, token: uuid.UUID) -> list[uuid.UUID]:
@@ -174,14 +177,16 @@ class OutboxRelay:
                     {"token": token, "lease": self.tuning.lease, "limit": self.batch_size},
                 )
             ).all()
-            exhausted = [r.id for r in rows if r.attempts > self.tuning.max_attempts]
+            claimed: dict[uuid.UUID, int] = {}
+            exhausted = []
+            for row_id, attempts in rows:
+                if attempts > self.tuning.max_attempts:
+                    exhausted.append(row_id)
+                else:
+                    claimed[row_id] = attempts
             if exhausted:
                 await conn.execute(self._bury_sql, {"ids": exhausted})
-        return {
-            r.id: r.attempts
-            for r in sorted(rows, key=lambda r: r.id)
-            if r.attempts <= self.tuning.max_attempts
-        }
+        return claimed
 
     async def _deliver(self, ids: Sequence[uuid.UUID], token: uuid.UUID) -> int:
         async with self._transaction() as conn:

@@ -46,20 +46,36 @@ def crud_of(action: str) -> str:
 
 def canonical(record: dict[str, Any]) -> bytes:
     """Deterministic bytes of everything the hash covers (not prev_hash, hash or recorded_at)."""
-    occurred_at: datetime = record["occurred_at"]
+    return _canonical(*(record[f] for f in HASHED_FIELDS))
+
+
+HASHED_FIELDS = (
+    "event_id", "org_id", "seq", "action", "crud", "outcome", "actor_type", "actor_id", "actor_name",
+    "target_type", "target_id", "target_name", "source_ip", "user_agent", "event_version", "metadata",
+    "occurred_at",
+)  # fmt: skip
+
+
+def _canonical(
+    event_id: uuid.UUID, org_id: uuid.UUID | None, seq: int, action: str, crud: str, outcome: str,
+    actor_type: str, actor_id: str | None, actor_name: str | None,
+    target_type: str, target_id: str, target_name: str | None,
+    source_ip: Any, user_agent: str | None, event_version: int, metadata: dict[str, Any],
+    occurred_at: datetime,
+) -> bytes:  # fmt: skip
     body = {
-        "event_id": str(record["event_id"]),
-        "org_id": str(record["org_id"]) if record["org_id"] else None,
-        "seq": record["seq"],
-        "action": record["action"],
-        "crud": record["crud"],
-        "outcome": record["outcome"],
-        "actor": [record["actor_type"], record["actor_id"], record["actor_name"]],
-        "target": [record["target_type"], record["target_id"], record["target_name"]],
-        "source_ip": str(record["source_ip"]) if record["source_ip"] else None,
-        "user_agent": record["user_agent"],
-        "event_version": record["event_version"],
-        "metadata": record["metadata"],
+        "event_id": str(event_id),
+        "org_id": str(org_id) if org_id else None,
+        "seq": seq,
+        "action": action,
+        "crud": crud,
+        "outcome": outcome,
+        "actor": [actor_type, actor_id, actor_name],
+        "target": [target_type, target_id, target_name],
+        "source_ip": str(source_ip) if source_ip else None,
+        "user_agent": user_agent,
+        "event_version": event_version,
+        "metadata": metadata,
         "occurred_at": occurred_at.astimezone(UTC).isoformat(),
     }
     return msgspec.json.encode(body, order="sorted")
@@ -141,21 +157,29 @@ async def append_batch(conn: AsyncConnection, rows: Sequence[OutboxRow]) -> None
     await conn.execute(_ENSURE_HEADS, {"keys": keys})
     heads = {r.chain_key: (r.seq, r.hash) for r in await conn.execute(_LOCK_HEADS, {"keys": keys})}
     records = []
-    for event in events:
+    for event in events:  # the same fields as record_of() + link_hash(), without the dicts
         key = event.org_id or PLATFORM_CHAIN
         seq, prev = heads[key]
         seq += 1
-        record = record_of(event)
-        record["seq"] = seq
-        digest = link_hash(prev, record)
+        actor, subject, data = event.actor, event.subject, event.data
+        crud = crud_of(event.type)
+        outcome = "failure" if data.get("outcome") == "failure" else "success"
+        ip = _ip_or_none(event.source_ip)
+        digest = hashlib.sha256(
+            (prev or b"")
+            + _canonical(
+                event.event_id, event.org_id, seq, event.type, crud, outcome,
+                actor.type, actor.id, actor.name, subject.type, subject.id, subject.name,
+                ip, event.user_agent, event.version, data, event.occurred_at,
+            )
+        ).digest()  # fmt: skip
         heads[key] = (seq, digest)
-        actor, subject, ip = event.actor, event.subject, record["source_ip"]
         records.append(  # in COLUMNS order
             (
-                event.event_id, event.org_id, seq, event.type, record["crud"], record["outcome"],
+                event.event_id, event.org_id, seq, event.type, crud, outcome,
                 actor.type, actor.id, actor.name, subject.type, subject.id, subject.name,
                 _packed_ip(ip) if ip else None, event.user_agent, event.version,
-                _to_copy(event.data), event.occurred_at, prev, digest,
+                _to_copy(data), event.occurred_at, prev, digest,
             )
         )  # fmt: skip
     raw = await conn.get_raw_connection()
