@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
@@ -80,6 +81,25 @@ class EngineProvider:
             self._engines[loop_id] = engine
         return engine
 
+    async def dispose_current(self) -> None:
+        """Close the running loop's engine (its connections would outlive a stopped loop)."""
+        engine = self._engines.pop(id(asyncio.get_running_loop()), None)
+        if engine is not None:
+            await engine.dispose()
+
+
+class EngineDisposer(Middleware):
+    """Closes the worker event loop's connections when a worker stops. Declared after AsyncIO,
+    so its `after_worker_shutdown` runs first, while that loop still runs."""
+
+    def __init__(self, engines: EngineProvider) -> None:
+        self.engines = engines
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        loop_thread = get_event_loop_thread()
+        if loop_thread is not None:
+            loop_thread.run_coroutine(self.engines.dispose_current())
+
 
 def declare_drain_actors(
     broker: dramatiq.Broker,
@@ -89,6 +109,8 @@ def declare_drain_actors(
     *,
     time_budget_seconds: float = 10.0,
 ) -> None:
+    if not any(isinstance(m, EngineDisposer) for m in broker.middleware):
+        broker.add_middleware(EngineDisposer(engines))
     for spec in relays:
 
         async def drain(spec: OutboxRelaySpec = spec) -> None:
