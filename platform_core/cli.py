@@ -43,10 +43,13 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def _interrupt_on_sigterm() -> None:
-    """Until a command installs its own handlers, SIGTERM interrupts like Ctrl-C does, so the
-    cleanup code (stopping embedded servers) runs instead of the process dying on the spot."""
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+def _interrupt_on_stop_signals() -> None:
+    """Until a command installs its own handlers, SIGINT and SIGTERM raise KeyboardInterrupt, so
+    the cleanup code (stopping embedded servers) runs instead of the process dying on the spot.
+    SIGINT too: a shell starts background jobs with SIGINT ignored, and uvicorn would honour it
+    anyway once serving."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.default_int_handler)
 
 
 def _ignore_stop_signals() -> None:
@@ -64,7 +67,7 @@ def build_cli(modules: Sequence[ModuleSpec], build_runtime: Callable[[Settings],
     @click.pass_context
     def cli(ctx: click.Context) -> None:
         _configure_logging(get_settings().log_level)
-        _interrupt_on_sigterm()
+        _interrupt_on_stop_signals()
         ctx.obj = CliState(build_runtime=build_runtime)
 
     @cli.command()
@@ -84,8 +87,10 @@ def build_cli(modules: Sequence[ModuleSpec], build_runtime: Callable[[Settings],
             if migrate:
                 migrations.upgrade(settings.database_url)
             runtime = build_runtime(settings)
-            worker = start_worker(runtime, threads=worker_threads) if worker_threads > 0 else None
+            worker = None
             try:
+                if worker_threads > 0:
+                    worker = start_worker(runtime, threads=worker_threads)
                 config = uvicorn.Config(
                     create_app(runtime), host=host, port=port, log_level=settings.log_level.lower()
                 )

@@ -221,8 +221,15 @@ class EmbeddedRedis:
         pid = self.running_pid()
         if pid is None or not self.answers():
             return
-        with contextlib.suppress(redis.ConnectionError), self.client() as client:
-            client.shutdown(save=self.persist)
+        try:
+            with self.client() as client:
+                client.shutdown(save=self.persist)
+        except redis.ConnectionError:
+            pass  # the server closed the connection: it is going down
+        except redis.ResponseError as exc:  # Redis refuses to exit when the final save fails
+            log.error("embedded Redis could not save (%s); shutting down without saving", exc)
+            with contextlib.suppress(redis.ConnectionError), self.client() as client:
+                client.shutdown(nosave=True)
         if not _wait_gone(pid, 30):
             log.warning("embedded Redis (pid %s) ignored SHUTDOWN; killing it", pid)
             os.kill(pid, signal.SIGKILL)
