@@ -29,7 +29,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -40,6 +39,8 @@ OutboxRow = RowMapping
 BatchHandler = Callable[[AsyncConnection, Sequence[OutboxRow]], Awaitable[None]]
 
 OUTBOX_STATUSES = ("pending", "in_flight", "delivered", "failed", "dead")
+
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 
 
 @dataclass(frozen=True)
@@ -160,9 +161,7 @@ class OutboxRelay:
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.begin() as conn:
             if not self.tuning.synchronous_commit:
-                raw = await conn.get_raw_connection()
-                driver: Any = raw.driver_connection  # its simple protocol: no prepared statement
-                await driver.execute("SET LOCAL synchronous_commit TO OFF")
+                await conn.execute(_ASYNC_COMMIT)  # through SQLAlchemy: it opens the transaction
             yield conn
 
     async def claim(self, token: uuid.UUID) -> list[uuid.UUID]:
