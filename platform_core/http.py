@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from platform_core.auth import Principal
 from platform_core.errors import EXCEPTION_HANDLERS, problem_response
-from platform_core.http_auth import BearerAuthMiddleware
+from platform_core.http_auth import BearerAuthMiddleware, adopt_request_session
 from platform_core.runtime import Runtime
 from platform_core.uow import RequestContext, UnitOfWork
 
@@ -40,7 +40,11 @@ async def provide_uow(request: Request[Any, Any, Any], state: State) -> AsyncGen
     """One request = one unit of work = one transaction, committed before the response is sent."""
     principal = request.scope.get("user")
     context = RequestContext(source_ip=client_ip(request), user_agent=request.headers.get("user-agent"))
-    scope = runtime_of(state).uow(principal if isinstance(principal, Principal) else None, context)
+    scope = runtime_of(state).uow(
+        principal if isinstance(principal, Principal) else None,
+        context,
+        session=adopt_request_session(request.scope),
+    )
     uow = await scope.__aenter__()
     try:
         yield uow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -9,11 +10,15 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from litestar.types import ASGIApp, Guard
+from litestar.types import ASGIApp, Guard, Receive, Scope, Send
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.auth import CredentialContext, Principal
-from platform_core.errors import Forbidden, NotFound, TooManyRequests, Unauthenticated
+from platform_core.errors import Forbidden, NotFound, ProblemError, TooManyRequests, Unauthenticated
 from platform_core.runtime import Registry, Runtime
+
+log = logging.getLogger(__name__)
 
 
 def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
@@ -29,6 +34,36 @@ def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return token
 
 
+# The session a credential was resolved on stays open for the rest of the request: the route
+# guard's authorizer and the request's unit of work use it too, so an authenticated request
+# costs one connection checkout and one transaction, not three.
+REQUEST_SESSION = "keel.request_session"
+
+
+def request_session(scope: Scope) -> AsyncSession | None:
+    session = scope.get(REQUEST_SESSION)  # type: ignore[misc]
+    return session if isinstance(session, AsyncSession) else None
+
+
+def adopt_request_session(scope: Scope) -> AsyncSession | None:
+    """Take over the request's session (the unit of work then commits and closes it)."""
+    session = request_session(scope)
+    scope.pop(REQUEST_SESSION, None)  # type: ignore[misc]
+    return session
+
+
+async def _finish(session: AsyncSession, *, commit: bool = True) -> None:
+    """Close a request session no unit of work adopted, keeping what resolvers wrote (last use,
+    just-in-time users) unless the request failed on the database."""
+    try:
+        if commit:
+            await session.commit()
+    except DBAPIError:
+        log.warning("could not commit the request session", exc_info=True)
+    finally:
+        await session.close()  # rolls back whatever is still open
+
+
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     def __init__(self, app: ASGIApp, registry: Registry, exclude_prefixes: Sequence[str]) -> None:
         super().__init__(
@@ -39,6 +74,14 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         )
         # longest prefix first so `keel_pat` never shadows a longer one
         self._resolvers = sorted(registry.resolvers.items(), key=lambda kv: -len(kv[0]))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            session = adopt_request_session(scope)  # still here: no unit of work took it
+            if session is not None:
+                await _finish(session)
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
@@ -55,14 +98,18 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         )
         for prefix, resolver in self._resolvers:
             if token.startswith(prefix):
-                async with runtime.sessionmaker() as session:
+                session: AsyncSession = runtime.sessionmaker()
+                try:
                     principal = await resolver(session, token, context)
-                    await session.commit()
-                if principal is None:
-                    raise Unauthenticated(
-                        "the credential is invalid, expired or revoked", code="invalid_credential"
-                    )
-                await _enforce_rate_limit(runtime, principal)
+                    if principal is None:
+                        raise Unauthenticated(
+                            "the credential is invalid, expired or revoked", code="invalid_credential"
+                        )
+                    await _enforce_rate_limit(runtime, principal)
+                except BaseException as exc:
+                    await _finish(session, commit=isinstance(exc, ProblemError))
+                    raise
+                connection.scope[REQUEST_SESSION] = session  # type: ignore[literal-required]
                 return AuthenticationResult(user=principal, auth=token)
         raise Unauthenticated("the credential is not recognised", code="invalid_credential")
 
@@ -135,9 +182,12 @@ def requires(permission: str) -> Guard:
         authorizer = registry.authorizer
         if authorizer is None:
             raise Forbidden(f"{permission} is required", code="permission_denied")
-        runtime = connection.app.state.runtime
-        async with runtime.sessionmaker() as session:
+        session = request_session(connection.scope)
+        if session is not None:
             decision = await authorizer.is_allowed(session, principal, permission, org_id, workspace_id)
+        else:
+            async with connection.app.state.runtime.sessionmaker() as own:
+                decision = await authorizer.is_allowed(own, principal, permission, org_id, workspace_id)
         if decision is None:
             raise NotFound()
         if not decision:

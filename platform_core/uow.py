@@ -123,9 +123,14 @@ class UnitOfWorkFactory:
         self.settings = settings
 
     def __call__(
-        self, principal: Principal | None = None, context: RequestContext | None = None
+        self,
+        principal: Principal | None = None,
+        context: RequestContext | None = None,
+        session: AsyncSession | None = None,
     ) -> UnitOfWorkScope:
-        return UnitOfWorkScope(self, principal, context)
+        """`session`: an already open session to adopt (the request's, opened by the auth
+        middleware); the unit of work then commits or rolls it back and closes it."""
+        return UnitOfWorkScope(self, principal, context, session)
 
 
 class UnitOfWorkScope:
@@ -136,14 +141,16 @@ class UnitOfWorkScope:
         factory: UnitOfWorkFactory,
         principal: Principal | None,
         context: RequestContext | None,
+        session: AsyncSession | None = None,
     ) -> None:
         self._factory = factory
         self._principal = principal
         self._context = context
+        self._session = session
         self._uow: UnitOfWork | None = None
 
     async def __aenter__(self) -> UnitOfWork:
-        session = self._factory.sessionmaker()
+        session = self._session or self._factory.sessionmaker()
         self._uow = UnitOfWork(
             session,
             self._factory.bus,
