@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,12 @@ def _parse_jwks(document: bytes) -> dict[str, jwt.PyJWK]:
 
 
 class OIDCVerifier:
-    """Verifies signature, `exp`, `nbf`, `iss` and `aud` of access tokens from one issuer."""
+    """Verifies signature, `exp`, `nbf`, `iss` and `aud` of access tokens from one issuer.
+
+    A client sends the same access token with every request until it expires, so verified
+    tokens are remembered (bounded, and at most `cache_seconds`, never past `exp`): a repeat
+    costs a dictionary lookup instead of a signature check. Whether the subject may still act
+    is for the caller to decide on every request."""
 
     def __init__(
         self,
@@ -134,15 +140,35 @@ class OIDCVerifier:
         keys: JWKSet,
         leeway: float = 10.0,
         algorithms: frozenset[str] = ALGORITHMS,
+        cache_size: int = 4096,
+        cache_seconds: float = 60.0,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
         self.keys = keys
         self._leeway = leeway
         self._algorithms = algorithms
+        self._cache_size = cache_size
+        self._cache_seconds = cache_seconds
+        self._verified: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
 
     async def verify(self, token: str) -> dict[str, Any]:
         """The token's claims, or InvalidToken. Requires `sub`, `exp`, `iss` and `aud`."""
+        now = time.time()
+        cached = self._verified.get(token)
+        if cached is not None:
+            if now < cached[0]:
+                return dict(cached[1])
+            del self._verified[token]
+        claims = await self._verify(token)
+        until = min(float(claims["exp"]), now + self._cache_seconds)
+        if until > now and self._cache_size > 0:
+            self._verified[token] = (until, claims)
+            if len(self._verified) > self._cache_size:
+                self._verified.popitem(last=False)  # the oldest entry
+        return dict(claims)
+
+    async def _verify(self, token: str) -> dict[str, Any]:
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("token too long")
         try:

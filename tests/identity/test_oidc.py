@@ -207,3 +207,24 @@ async def test_a_jwks_file_is_reread_for_an_unknown_kid(signer: Signer, tmp_path
     path.write_bytes(jwks_document(rotated))
     assert (await check.verify(rotated.token("bob")))["sub"] == "bob"
     assert keys.fetches == 2
+
+
+async def test_a_remembered_token_still_expires(signer: Signer, jwks_file: Path) -> None:
+    check = verifier(JWKSet(file=jwks_file), leeway=0)
+    token = signer.token("alice", exp=int(time.time()) + 1)
+    assert (await check.verify(token))["sub"] == "alice"
+    assert (await check.verify(token))["sub"] == "alice"
+    await asyncio.sleep(2.1)
+    with pytest.raises(InvalidToken, match="expired"):
+        await check.verify(token)
+
+
+async def test_a_remembered_token_is_a_copy_and_the_memory_is_bounded(
+    signer: Signer, jwks_file: Path
+) -> None:
+    check = OIDCVerifier(issuer=ISSUER, audience=AUDIENCE, keys=JWKSet(file=jwks_file), cache_size=2)
+    tokens = [signer.token(f"user{i}") for i in range(3)]
+    for token in tokens:
+        (await check.verify(token))["sub"] = "tampered"
+    assert (await check.verify(tokens[2]))["sub"] == "user2"
+    assert len(check._verified) == 2

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modules.identity.services.users import profile_from_claims, sync_from_token
+from modules.identity.services.users import login, profile_from_claims
 from platform_core.auth import CredentialContext, Principal
 from platform_core.events import EventBus
 from platform_core.oidc import InvalidToken, verifier_for
@@ -42,20 +42,23 @@ async def resolve_jwt(session: AsyncSession, token: str, context: CredentialCont
     if claims.get("typ") not in ACCESS_TOKEN_TYPES:
         log.info("JWT refused: typ %r is not an access token", claims.get("typ"))
         return None
-    uow = UnitOfWork(
-        session,
-        context.bus or EventBus(),
-        context=RequestContext(source_ip=context.source_ip, user_agent=context.user_agent),
-        settings=settings,
-    )
-    user, person = await sync_from_token(uow, profile_from_claims(claims), _login_time(claims))
-    if user.status != "active":
+
+    def make_uow() -> UnitOfWork:
+        return UnitOfWork(
+            session,
+            context.bus or EventBus(),
+            context=RequestContext(source_ip=context.source_ip, user_agent=context.user_agent),
+            settings=settings,
+        )
+
+    found = await login(session, profile_from_claims(claims), _login_time(claims), make_uow)
+    if not found.active:
         return None
     return Principal(
         type="person",
-        id=person.id,
-        name=person.display_name,
+        id=found.person_id,
+        name=found.person_name,
         scopes=PERSON_SCOPES,
-        credential_id=user.id,
+        credential_id=found.user_id,
         source_ip=context.source_ip,
     )

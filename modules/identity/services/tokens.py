@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modules.identity.contracts import TOKEN_CREATED, TOKEN_REVOKED, IssuedToken
-from modules.identity.models import Person, PersonalAccessToken
+from modules.identity.models import PersonalAccessToken
 from modules.identity.schemas import TokenInfo
+from modules.identity.services.hot_reads import fetch_row
 from platform_core.auth import (
     PLATFORM_ADMIN_SCOPE,
     CredentialContext,
@@ -145,38 +146,33 @@ async def revoke_token(uow: UnitOfWork, person_id: uuid.UUID, token_id: uuid.UUI
     )
 
 
+_LOOKUP = """
+    SELECT t.id, t.scopes, t.expires_at, t.revoked_at, t.last_used_at, p.id AS person_id, p.display_name
+      FROM identity.personal_access_tokens t JOIN identity.persons p ON p.id = t.person_id
+     WHERE t.secret_hash = $1"""
+_TOUCH = (
+    update(PersonalAccessToken)
+    .where(PersonalAccessToken.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("now"))
+)
+
+
 async def resolve_pat(session: AsyncSession, token: str, context: CredentialContext) -> Principal | None:
     if not secret_is_well_formed(token, PAT_PREFIX):
         return None
-    row = (
-        await session.execute(
-            select(
-                PersonalAccessToken.id,
-                PersonalAccessToken.scopes,
-                PersonalAccessToken.expires_at,
-                PersonalAccessToken.revoked_at,
-                PersonalAccessToken.last_used_at,
-                Person.id.label("person_id"),
-                Person.display_name,
-            )
-            .join(Person, Person.id == PersonalAccessToken.person_id)
-            .where(PersonalAccessToken.secret_hash == hash_secret(token, context.pepper))
-        )
-    ).first()
-    if row is None or row.revoked_at is not None:
+    row = await fetch_row(session, _LOOKUP, hash_secret(token, context.pepper))
+    if row is None or row["revoked_at"] is not None:
         return None
     now = utcnow()
-    if row.expires_at is not None and row.expires_at <= now:
+    if row["expires_at"] is not None and row["expires_at"] <= now:
         return None
-    if row.last_used_at is None or row.last_used_at < now - TOUCH_INTERVAL:
-        await session.execute(
-            update(PersonalAccessToken).where(PersonalAccessToken.id == row.id).values(last_used_at=now)
-        )
+    if row["last_used_at"] is None or row["last_used_at"] < now - TOUCH_INTERVAL:
+        await session.execute(_TOUCH, {"token_id": row["id"], "now": now})
     return Principal(
         type="person",
-        id=row.person_id,
-        name=row.display_name,
-        scopes=frozenset(row.scopes),
-        credential_id=row.id,
+        id=row["person_id"],
+        name=row["display_name"],
+        scopes=frozenset(row["scopes"]),
+        credential_id=row["id"],
         source_ip=context.source_ip,
     )

@@ -8,12 +8,15 @@ until Keycloak's changes. Erased persons get nothing written back."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from modules.identity.contracts import (
     PERSON_CREATED,
@@ -24,6 +27,7 @@ from modules.identity.contracts import (
 )
 from modules.identity.models import Person, User
 from modules.identity.schemas import KeycloakUser, SyncResult
+from modules.identity.services.hot_reads import fetch_row
 from modules.identity.services.persons import normalise_email, person_subject
 from platform_core.auth import Principal
 from platform_core.clock import utcnow
@@ -207,6 +211,45 @@ def _as_person(uow: UnitOfWork, person: Person, user: User) -> None:
         )
 
 
+class Login(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: uuid.UUID
+    person_id: uuid.UUID
+    person_name: str
+    active: bool
+
+
+_CURRENT = """
+    SELECT u.id, u.status, u.email, u.email_verified, u.display_name, u.last_login_at,
+           p.id AS person_id, p.display_name AS person_name
+      FROM identity.users u JOIN identity.persons p ON p.id = u.person_id
+     WHERE u.keycloak_sub = $1"""
+
+
+async def login(
+    session: AsyncSession, profile: Profile, login_at: datetime | None, make_uow: Callable[[], UnitOfWork]
+) -> Login:
+    """The user a verified access token belongs to, synced just in time. The common case, a
+    known user whose token says nothing new, is one read; anything else goes through
+    `sync_from_token` on a unit of work from `make_uow`."""
+    row = await fetch_row(session, _CURRENT, profile.sub)
+    if (
+        row is not None
+        and (row["email"], row["email_verified"], row["display_name"])
+        == (profile.email, profile.email_verified, profile.display_name)
+        and (login_at is None or (row["last_login_at"] is not None and row["last_login_at"] >= login_at))
+    ):
+        return Login(
+            user_id=row["id"],
+            person_id=row["person_id"],
+            person_name=row["person_name"],
+            active=row["status"] == "active",
+        )
+    user, person = await sync_from_token(make_uow(), profile, login_at)
+    return Login(
+        user_id=user.id, person_id=person.id, person_name=person.display_name, active=user.status == "active"
+    )
+
+
 async def sync_from_token(
     uow: UnitOfWork, profile: Profile, login_at: datetime | None
 ) -> tuple[User, Person]:
@@ -223,7 +266,8 @@ async def sync_from_token(
     user, person = found
     _as_person(uow, person, user)
     await _apply(uow, user, person, profile, from_sync=False)
-    if login_at is not None and (user.last_login_at is None or login_at > user.last_login_at):
+    active = user.status == "active"
+    if active and login_at is not None and (user.last_login_at is None or login_at > user.last_login_at):
         user.last_login_at = login_at  # bookkeeping, like a token's last_used_at: no event
         await uow.session.flush()
     return user, person
