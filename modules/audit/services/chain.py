@@ -81,6 +81,42 @@ def _canonical(
     return msgspec.json.encode(body, order="sorted")
 
 
+def canonical_around_seq(
+    event_id: uuid.UUID, org_id: uuid.UUID | None, action: str, crud: str, outcome: str,
+    actor_type: str, actor_id: str | None, actor_name: str | None,
+    target_type: str, target_id: str, target_name: str | None,
+    source_ip: Any, user_agent: str | None, event_version: int, metadata: dict[str, Any],
+    occurred_at: datetime,
+) -> tuple[bytes, bytes]:  # fmt: skip
+    """`_canonical(...)` split where the seq goes, so everything but the chain position can be
+    encoded before the chain heads are locked: canonical = before + str(seq) + after. The keys
+    sort as action … outcome, then seq, then source_ip, target, user_agent, and the compact
+    encoding of the two halves joins byte for byte into the encoding of the whole."""
+    before = msgspec.json.encode(
+        {
+            "event_id": str(event_id),
+            "org_id": str(org_id) if org_id else None,
+            "action": action,
+            "crud": crud,
+            "outcome": outcome,
+            "actor": [actor_type, actor_id, actor_name],
+            "event_version": event_version,
+            "metadata": metadata,
+            "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+        },
+        order="sorted",
+    )
+    after = msgspec.json.encode(
+        {
+            "target": [target_type, target_id, target_name],
+            "source_ip": str(source_ip) if source_ip else None,
+            "user_agent": user_agent,
+        },
+        order="sorted",
+    )
+    return before[:-1] + b',"seq":', b"," + after[1:]
+
+
 def link_hash(prev_hash: bytes | None, record: dict[str, Any]) -> bytes:
     digest = hashlib.sha256(prev_hash or b"")
     digest.update(canonical(record))
@@ -153,35 +189,34 @@ async def append_batch(conn: AsyncConnection, rows: Sequence[OutboxRow]) -> None
         events = [e for e in events if e.event_id not in seen]
     if not events:
         return
-    keys = sorted({e.org_id or PLATFORM_CHAIN for e in events})
-    await conn.execute(_ENSURE_HEADS, {"keys": keys})
-    heads = {r.chain_key: (r.seq, r.hash) for r in await conn.execute(_LOCK_HEADS, {"keys": keys})}
-    records = []
-    for event in events:  # the same fields as record_of() + link_hash(), without the dicts
-        key = event.org_id or PLATFORM_CHAIN
-        seq, prev = heads[key]
-        seq += 1
+    prepared = []
+    for event in events:  # everything but the chain position, before the heads are locked
         actor, subject, data = event.actor, event.subject, event.data
         crud = crud_of(event.type)
         outcome = "failure" if data.get("outcome") == "failure" else "success"
         ip = _ip_or_none(event.source_ip)
-        digest = hashlib.sha256(
-            (prev or b"")
-            + _canonical(
-                event.event_id, event.org_id, seq, event.type, crud, outcome,
-                actor.type, actor.id, actor.name, subject.type, subject.id, subject.name,
-                ip, event.user_agent, event.version, data, event.occurred_at,
-            )
-        ).digest()  # fmt: skip
-        heads[key] = (seq, digest)
-        records.append(  # in COLUMNS order
-            (
-                event.event_id, event.org_id, seq, event.type, crud, outcome,
-                actor.type, actor.id, actor.name, subject.type, subject.id, subject.name,
-                _packed_ip(ip) if ip else None, event.user_agent, event.version,
-                _to_copy(data), event.occurred_at, prev, digest,
-            )
+        before, after = canonical_around_seq(
+            event.event_id, event.org_id, event.type, crud, outcome,
+            actor.type, actor.id, actor.name, subject.type, subject.id, subject.name,
+            ip, event.user_agent, event.version, data, event.occurred_at,
         )  # fmt: skip
+        columns = (  # COLUMNS from action to occurred_at
+            event.type, crud, outcome, actor.type, actor.id, actor.name,
+            subject.type, subject.id, subject.name, _packed_ip(ip) if ip else None,
+            event.user_agent, event.version, _to_copy(data), event.occurred_at,
+        )  # fmt: skip
+        prepared.append((event, before, after, columns))
+    keys = sorted({e.org_id or PLATFORM_CHAIN for e in events})
+    await conn.execute(_ENSURE_HEADS, {"keys": keys})
+    heads = {r.chain_key: (r.seq, r.hash) for r in await conn.execute(_LOCK_HEADS, {"keys": keys})}
+    records = []
+    for event, before, after, columns in prepared:
+        key = event.org_id or PLATFORM_CHAIN
+        seq, prev = heads[key]
+        seq += 1
+        digest = hashlib.sha256((prev or b"") + before + str(seq).encode() + after).digest()
+        heads[key] = (seq, digest)
+        records.append((event.event_id, event.org_id, seq, *columns, prev, digest))
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
     await driver.copy_records_to_table("audit_logs", schema_name="audit", columns=COLUMNS, records=records)
