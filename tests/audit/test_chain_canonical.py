@@ -27,7 +27,7 @@ EVENTS = [
         },
         org_id=uuid.uuid4(),
         source_ip="2001:db8::1",
-        user_agent='agent "seq":1,',
+        user_agent='agent "seq":0, and "seq":1,',
         occurred_at=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone(timedelta(hours=5))),
     ),
     Event(

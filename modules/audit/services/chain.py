@@ -81,6 +81,9 @@ def _canonical(
     return msgspec.json.encode(body, order="sorted")
 
 
+_SEQ_SLOT = b'"seq":0,'
+
+
 def canonical_around_seq(
     event_id: uuid.UUID, org_id: uuid.UUID | None, action: str, crud: str, outcome: str,
     actor_type: str, actor_id: str | None, actor_name: str | None,
@@ -88,33 +91,19 @@ def canonical_around_seq(
     source_ip: Any, user_agent: str | None, event_version: int, metadata: dict[str, Any],
     occurred_at: datetime,
 ) -> tuple[bytes, bytes]:  # fmt: skip
-    """`_canonical(...)` split where the seq goes, so everything but the chain position can be
-    encoded before the chain heads are locked: canonical = before + str(seq) + after. The keys
-    sort as action … outcome, then seq, then source_ip, target, user_agent, and the compact
-    encoding of the two halves joins byte for byte into the encoding of the whole."""
-    before = msgspec.json.encode(
-        {
-            "event_id": str(event_id),
-            "org_id": str(org_id) if org_id else None,
-            "action": action,
-            "crud": crud,
-            "outcome": outcome,
-            "actor": [actor_type, actor_id, actor_name],
-            "event_version": event_version,
-            "metadata": metadata,
-            "occurred_at": occurred_at.astimezone(UTC).isoformat(),
-        },
-        order="sorted",
-    )
-    after = msgspec.json.encode(
-        {
-            "target": [target_type, target_id, target_name],
-            "source_ip": str(source_ip) if source_ip else None,
-            "user_agent": user_agent,
-        },
-        order="sorted",
-    )
-    return before[:-1] + b',"seq":', b"," + after[1:]
+    """`_canonical(...)` split where the seq goes, so everything but the chain position is
+    encoded before the chain heads are locked: canonical = before + str(seq) + after.
+
+    Encoded with seq 0, the top-level `"seq":0,` is the *last* occurrence of those bytes: only
+    source_ip, target and user_agent (strings, nulls, a list of them) sort after it, and a
+    quote inside a JSON string is always escaped."""
+    whole = _canonical(
+        event_id, org_id, 0, action, crud, outcome, actor_type, actor_id, actor_name,
+        target_type, target_id, target_name, source_ip, user_agent, event_version, metadata,
+        occurred_at,
+    )  # fmt: skip
+    at = whole.rindex(_SEQ_SLOT)
+    return whole[: at + len(_SEQ_SLOT) - 2], whole[at + len(_SEQ_SLOT) - 1 :]
 
 
 def link_hash(prev_hash: bytes | None, record: dict[str, Any]) -> bytes:
