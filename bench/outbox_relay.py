@@ -1,7 +1,7 @@
 """Outbox relay throughput: the real `OutboxRelay` + audit chain handler against a raw
 claim-and-delete loop over the same rows.
 
-    uv run python -m bench.outbox_relay [--events N] [--batch B] [--workers W]
+    uv run python -m bench.outbox_relay [--events N] [--batch B] [--workers W] [--rounds R]
 
 With DATABASE_URL set it runs there (migrated to head; it appends N synthetic records to
 fresh per-run organization chains and to the platform chain). Without it, it (re)creates the
@@ -14,6 +14,9 @@ database `keel_bench_relay` on postgresql://postgres@127.0.0.1:5432.
 2. baseline: the same N rows are COPYed into a scratch copy of the outbox table and W loops
    run `DELETE … WHERE id IN (SELECT id … ORDER BY id LIMIT B FOR UPDATE SKIP LOCKED)
    RETURNING *` until it is empty: the floor cost of claiming and removing rows, no work done.
+
+Each round prints both rates, their ratio and the CPU per event of this process and of the
+PostgreSQL backends (from /proc, local servers only); the summary gives medians.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -53,10 +58,32 @@ BASELINE_TABLE = "public.bench_baseline_outbox"
 class Rate:
     events: int
     seconds: float
+    client_cpu: float = 0.0  # seconds of this process's CPU
+    server_cpu: float | None = None  # seconds of the PostgreSQL backends' CPU, when local
 
     @property
     def per_second(self) -> float:
         return self.events / self.seconds if self.seconds else float("inf")
+
+    def describe(self) -> str:
+        per_event = f"client {1e6 * self.client_cpu / self.events:.0f} us"
+        if self.server_cpu is not None:
+            per_event += f" + server {1e6 * self.server_cpu / self.events:.0f} us"
+        return (
+            f"{self.events} in {self.seconds:.2f} s = {self.per_second:,.0f}/s (CPU per event: {per_event})"
+        )
+
+
+def backend_cpu(pids: Sequence[int]) -> float | None:
+    """CPU seconds used so far by these PostgreSQL backends (None unless the server is local)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def make_records(n: int, orgs: Sequence[uuid.UUID | None]) -> list[tuple[Any, ...]]:
@@ -93,15 +120,30 @@ async def copy_rows(dsn: str, table: str, records: Sequence[tuple[Any, ...]]) ->
         await conn.close()
 
 
-async def timed(workers: int, loop: Callable[[], Awaitable[int]]) -> Rate:
+async def timed(pids: Sequence[int], workers: int, loop: Callable[[], Awaitable[int]]) -> Rate:
+    server_before, client_before = backend_cpu(pids), time.process_time()
     started = time.perf_counter()
     counts = await asyncio.gather(*(loop() for _ in range(workers)))
-    return Rate(sum(counts), time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    server_after = backend_cpu(pids)
+    server = server_after - server_before if server_after is not None and server_before is not None else None
+    return Rate(sum(counts), seconds, time.process_time() - client_before, server)
+
+
+async def pool_pids(engine: AsyncEngine, size: int) -> list[int]:
+    """Open `size` pooled connections at once (outside the timed part) and return their pids."""
+    conns = [await engine.connect() for _ in range(size)]
+    try:
+        return [(await c.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one() for c in conns]
+    finally:
+        for c in conns:
+            await c.close()
 
 
 async def run_relay(engine: AsyncEngine, batch: int, workers: int) -> Rate:
     (spec,) = AUDIT.relays
     relay = OutboxRelay(engine, spec, RelayTuning(batch_size=batch, lease=timedelta(seconds=300)))
+    pids = await pool_pids(engine, 2 * workers)
 
     async def loop() -> int:
         delivered = 0
@@ -113,27 +155,30 @@ async def run_relay(engine: AsyncEngine, batch: int, workers: int) -> Rate:
             if stats.claimed == 0:
                 return delivered
 
-    return await timed(workers, loop)
+    return await timed(pids, workers, loop)
 
 
 async def run_baseline(dsn: str, batch: int, workers: int) -> Rate:
     sql = f"""DELETE FROM {BASELINE_TABLE} WHERE id IN (
                   SELECT id FROM {BASELINE_TABLE} ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
               RETURNING *"""
+    conns = [await asyncpg.connect(dsn) for _ in range(workers)]
+    idle = list(conns)
 
     async def loop() -> int:
-        conn = await asyncpg.connect(dsn)
-        try:
-            deleted = 0
-            while True:
-                rows = await conn.fetch(sql, batch)
-                if not rows:
-                    return deleted
-                deleted += len(rows)
-        finally:
-            await conn.close()
+        conn = idle.pop()
+        deleted = 0
+        while True:
+            rows = await conn.fetch(sql, batch)
+            if not rows:
+                return deleted
+            deleted += len(rows)
 
-    return await timed(workers, loop)
+    try:
+        return await timed([c.get_server_pid() for c in conns], workers, loop)
+    finally:
+        for conn in conns:
+            await conn.close()
 
 
 async def prepare_database(url: str | None) -> str:
@@ -163,50 +208,56 @@ async def verify(engine: AsyncEngine, orgs: Sequence[uuid.UUID | None]) -> tuple
     return True, checked
 
 
-async def main(events: int, batch: int, workers: int) -> int:
-    url = await prepare_database(os.environ.get("DATABASE_URL"))
+async def one_round(
+    url: str, engine: AsyncEngine, events: int, batch: int, workers: int
+) -> tuple[Rate, Rate, bool]:
     dsn = asyncpg_dsn(url)
     orgs: list[uuid.UUID | None] = [uuid.uuid4() for _ in range(ORGS)]
     orgs.append(None)
     records = make_records(events, orgs)
-    engine = create_engine(url, pool_size=2 * workers)
-    try:
-        print(f"machine: {machine_summary()}")
-        print(f"events={events} batch={batch} workers={workers} chains={len(orgs)}")
-        print(f"load before: {load_average()}")
-        await copy_rows(dsn, "audit.audit_outbox", records)
-        async with engine.connect() as conn:  # open the pool outside the timed section
-            await conn.exec_driver_sql("SELECT 1")
-        relay = await run_relay(engine, batch, workers)
-        print(f"relay:    {relay.events} events in {relay.seconds:.2f} s = {relay.per_second:,.0f} events/s")
-        print(f"load during relay: {load_average()}")
-        ok, checked = await verify(engine, orgs)
-        print(f"chains verified: {ok} ({checked} records)")
+    await copy_rows(dsn, "audit.audit_outbox", records)
+    relay = await run_relay(engine, batch, workers)
+    print(f"  relay:    {relay.describe()}")
+    ok, checked = await verify(engine, orgs)
+    print(f"  chains verified: {ok} ({checked} records checked in {len(orgs)} chains)")
 
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(f"DROP TABLE IF EXISTS {BASELINE_TABLE}")
-            await conn.execute(f"CREATE TABLE {BASELINE_TABLE} (LIKE audit.audit_outbox INCLUDING ALL)")
-        finally:
-            await conn.close()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"DROP TABLE IF EXISTS {BASELINE_TABLE}")
+        await conn.execute(f"CREATE TABLE {BASELINE_TABLE} (LIKE audit.audit_outbox INCLUDING ALL)")
         await copy_rows(dsn, BASELINE_TABLE, records)
         baseline = await run_baseline(dsn, batch, workers)
-        print(
-            f"baseline: {baseline.events} rows in {baseline.seconds:.2f} s = "
-            f"{baseline.per_second:,.0f} rows/s (raw DELETE … SKIP LOCKED RETURNING *)"
-        )
-        ratio = relay.per_second / baseline.per_second
-        print(f"ratio relay/baseline: {ratio:.2f}")
-        print(f"load after: {load_average()}")
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(f"DROP TABLE IF EXISTS {BASELINE_TABLE}")
-        finally:
-            await conn.close()
+        await conn.execute(f"DROP TABLE IF EXISTS {BASELINE_TABLE}")
+    finally:
+        await conn.close()
+    print(f"  baseline: {baseline.describe()}")
+    print(f"  ratio {relay.per_second / baseline.per_second:.2f}; load {load_average()}")
+    complete = relay.events == events and baseline.events == events
+    return relay, baseline, ok and complete
+
+
+async def main(events: int, batch: int, workers: int, rounds: int) -> int:
+    url = await prepare_database(os.environ.get("DATABASE_URL"))
+    engine = create_engine(url, pool_size=2 * workers)
+    print(f"machine: {machine_summary()}")
+    async with engine.connect() as conn:
+        print(f"server: {(await conn.exec_driver_sql('SHOW server_version')).scalar_one()}")
+    print(f"events={events} batch={batch} workers={workers} chains={ORGS + 1} rounds={rounds}")
+    print(f"load before: {load_average()}")
+    results = []
+    try:
+        for n in range(1, rounds + 1):
+            print(f"round {n}:")
+            results.append(await one_round(url, engine, events, batch, workers))
     finally:
         await engine.dispose()
-    complete = relay.events == events and baseline.events == events
-    return 0 if ok and complete else 1
+    relay = statistics.median(r.per_second for r, _, _ in results)
+    baseline = statistics.median(b.per_second for _, b, _ in results)
+    print(f"median relay:    {relay:,.0f} events/s into audit_logs")
+    print(f"median baseline: {baseline:,.0f} rows/s (raw DELETE ... FOR UPDATE SKIP LOCKED RETURNING *)")
+    print(f"ratio of medians: {relay / baseline:.2f}")
+    print(f"load after: {load_average()}")
+    return 0 if all(ok for _, _, ok in results) else 1
 
 
 def cli() -> None:
@@ -214,8 +265,9 @@ def cli() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--workers", type=int, default=1, help="concurrent drain loops (one process)")
+    parser.add_argument("--rounds", type=int, default=3, help="relay + baseline pairs; medians reported")
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(main(args.events, args.batch, args.workers)))
+    raise SystemExit(asyncio.run(main(args.events, args.batch, args.workers, args.rounds)))
 
 
 if __name__ == "__main__":
