@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -189,6 +190,9 @@ async def run_service(
 
 def uvicorn_process(factory: str, port: int) -> subprocess.Popen[bytes]:
     """`factory` served by one uvicorn process on 127.0.0.1 (uvloop + httptools, no access log)."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise RuntimeError(f"port {port} is taken (a server left over from an earlier run?)")
     env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": settings().redis_url or ""}
     command = [
         sys.executable,
@@ -205,12 +209,14 @@ def uvicorn_process(factory: str, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parents[1])
 
 
-async def wait_until_up(client: httpx.AsyncClient, server: subprocess.Popen[bytes]) -> None:
+async def wait_until_up(
+    client: httpx.AsyncClient, server: subprocess.Popen[bytes], path: str = "/health"
+) -> None:
     for _ in range(600):
         if server.poll() is not None:
             raise RuntimeError("the server exited")
         try:
-            if (await client.get("/health")).status_code == 200:
+            if (await client.get(path)).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
@@ -17,7 +18,9 @@ from modules.entitlements.routes.common import declares
 from modules.entitlements.schemas import CheckBatch, CheckBatchResult, UsageBatch
 from modules.entitlements.services import check as checks
 from modules.entitlements.services import ingest, orgs, trail
+from platform_core.auth import Principal
 from platform_core.errors import InvalidRequest, NotFound
+from platform_core.http import runtime_of
 from platform_core.http_auth import requires
 from platform_core.idempotency import idempotent
 from platform_core.pagination import Page, check_limit
@@ -116,18 +119,25 @@ class UsageController(Controller):
     )
     async def check(
         self,
-        uow: NamedDependency[UnitOfWork],
+        request: Request[Any, Any, Any],
+        state: State,
         workspace: FromQuery[uuid.UUID],
         key: KeyParam,
         quantity: FromQuery[Decimal | None] = None,
         org_id: FromQuery[uuid.UUID | None] = None,
     ) -> CheckResult:
         _check_quantity(quantity)
-        located = await checks.check(uow, workspace, key, quantity)
-        if located is None:
-            return await _no_pool(uow, workspace, key, org_id)
-        await orgs.authorize(uow, perm.CHECK, located.org_id, workspace, org_known=True)
-        return located.result
+        runtime = runtime_of(state)
+        located = await checks.check_pooled(runtime.engine, workspace, key, quantity)
+        principal = request.scope.get("user")
+        if located is not None and isinstance(principal, Principal) and principal.is_platform_admin:
+            return located.result
+        # RBAC, and telling a pool-less workspace from a foreign one, need a unit of work
+        async with runtime.uow(principal if isinstance(principal, Principal) else None) as uow:
+            if located is None:
+                return await _no_pool(uow, workspace, key, org_id)
+            await orgs.authorize(uow, perm.CHECK, located.org_id, workspace, org_known=True)
+            return located.result
 
     @post("/check", guards=[declares(perm.CHECK)], status_code=200, summary="Up to 100 checks at once")
     async def check_batch(

@@ -13,11 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modules.entitlements.contracts import CheckResult
 from modules.entitlements.services import aggregation, schedule
 from modules.entitlements.services.aggregation import ZERO, UsageState
-from modules.entitlements.services.driver import connection
+from modules.entitlements.services.driver import connection, translated_errors
 from modules.entitlements.services.periods import Cycle, period_of
 from platform_core.clock import utcnow
 from platform_core.uow import UnitOfWork
@@ -115,12 +116,26 @@ async def check(
     uow: UnitOfWork, workspace_id: uuid.UUID, key: str, quantity: Decimal | None = None
 ) -> Located | None:
     """None when the workspace uses no pool (or does not exist)."""
+    return await check_on(await connection(uow, transactional=False), workspace_id, key, quantity)
+
+
+async def check_on(conn: Any, workspace_id: uuid.UUID, key: str, quantity: Decimal | None) -> Located | None:
+    """The check on a raw asyncpg connection: a single statement, no transaction needed."""
     now = utcnow()
-    conn = await connection(uow, transactional=False)
     row = await conn.fetchrow(CHECK_ONE, workspace_id, key, now)
     if row is None:
         return None
     return Located(row["org_id"], evaluate(row, key, quantity, now))
+
+
+async def check_pooled(
+    engine: AsyncEngine, workspace_id: uuid.UUID, key: str, quantity: Decimal | None
+) -> Located | None:
+    """The HTTP hot path: a pooled connection without a session or unit of work around it
+    (their set-up costs more than the query itself)."""
+    async with engine.connect() as conn, translated_errors():
+        raw = await conn.get_raw_connection()
+        return await check_on(raw.driver_connection, workspace_id, key, quantity)
 
 
 async def check_many(
