@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 import zlib
@@ -77,6 +78,7 @@ class Authorizer(Protocol):
 # ---------------------------------------------------------------- opaque secrets
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_SECRET_BODY = re.compile(r"[0-9A-Za-z]{46}")  # 40 random + 6 checksum base62 characters
 
 
 def _base62(number: int, width: int) -> str:
@@ -102,7 +104,7 @@ def secret_is_well_formed(token: str, prefix: str) -> bool:
     if not token.startswith(prefix + "_"):
         return False
     rest = token[len(prefix) + 1 :]
-    if len(rest) != 46 or any(c not in _ALPHABET for c in rest):
+    if _SECRET_BODY.fullmatch(rest) is None:
         return False
     return hmac.compare_digest(_checksum(rest[:40]), rest[40:])
 

@@ -11,7 +11,6 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp, Guard, Receive, Scope, Send
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.auth import CredentialContext, Principal
@@ -58,7 +57,7 @@ async def _finish(session: AsyncSession, *, commit: bool = True) -> None:
     try:
         if commit:
             await session.commit()
-    except DBAPIError:
+    except Exception:  # the response is already decided; a lost `last_used_at` is harmless
         log.warning("could not commit the request session", exc_info=True)
     finally:
         await session.close()  # rolls back whatever is still open
