@@ -16,6 +16,7 @@ from litestar.types import Guard
 from platform_core.auth import Principal
 from platform_core.errors import Forbidden, NotFound, Unauthenticated
 from platform_core.http_auth import scope_allows
+from platform_core.uow import UnitOfWork
 
 
 def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
@@ -23,6 +24,12 @@ def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     if not isinstance(principal, Principal):
         raise Unauthenticated()
     return principal
+
+
+def caller(uow: UnitOfWork) -> Principal:
+    """The authenticated principal of a request whose route is behind one of these guards."""
+    assert uow.principal is not None, "the route is not behind authentication"
+    return uow.principal
 
 
 def _check_scope(principal: Principal, permission: str) -> None:

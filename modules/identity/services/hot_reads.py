@@ -14,6 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 async def fetch_row(session: AsyncSession, sql: str, *args: Any) -> Any:
     """One row (an asyncpg Record: `row["column"]`) or None. Inside the session's transaction
     if it already began one; otherwise as a single-statement read before it begins."""
-    connection = await (await session.connection()).get_raw_connection()
-    driver: Any = connection.driver_connection
+    connection = await session.connection()  # checks a connection out if the session has none
+    driver: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
     return await driver.fetchrow(sql, *args)
