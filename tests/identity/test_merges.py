@@ -11,13 +11,15 @@ import httpx
 import msgspec
 from sqlalchemy import text
 
+from modules.composition import build_runtime
 from modules.identity import api as identity_api
 from modules.identity.contracts import PERSON_MERGED, PersonMerged
+from platform_core.config import Settings
 from platform_core.db import asyncpg_dsn
 from platform_core.events import Event, Subscription
 from platform_core.runtime import Runtime
 from platform_core.uow import UnitOfWork
-from tests.identity.conftest import Signer, assert_problem, bearer, make_person
+from tests.identity.conftest import Signer, assert_problem, bearer, client_for, make_person
 
 
 async def merge(
@@ -103,7 +105,7 @@ async def test_concurrent_merges_of_one_source_record_one(
 
 
 async def test_subscribers_see_the_merge_inside_its_transaction(
-    api: httpx.AsyncClient, oidc_runtime: Runtime, admin_headers: dict[str, str]
+    oidc_settings: Settings, admin_token: str
 ) -> None:
     seen: list[tuple[PersonMerged, uuid.UUID | None]] = []
 
@@ -115,8 +117,13 @@ async def test_subscribers_see_the_merge_inside_its_transaction(
         )
         seen.append((merged, current))
 
-    oidc_runtime.registry.bus.subscribe(Subscription(PERSON_MERGED, on_merged))
-    source, _ = await make_person(oidc_runtime, "S")
-    target, _ = await make_person(oidc_runtime, "T")
-    assert (await merge(api, admin_headers, source, target)).status_code == 201
+    runtime = build_runtime(oidc_settings)  # its own bus, so the subscriber leaves with it
+    runtime.registry.bus.subscribe(Subscription(PERSON_MERGED, on_merged))
+    try:
+        async with client_for(runtime) as api:
+            source, _ = await make_person(runtime, "S")
+            target, _ = await make_person(runtime, "T")
+            assert (await merge(api, bearer(admin_token), source, target)).status_code == 201
+    finally:
+        await runtime.dispose()
     assert seen == [(PersonMerged(source_person_id=source, target_person_id=target), target)]
