@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import shutil
 import subprocess
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -80,6 +82,22 @@ class WrkResult:
     p50_ms: float
     p99_ms: float
     non_2xx: int
+    requests: int
+    server_cpu_us: float = 0.0  # the serving process's CPU time per request
+
+
+def process_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(
+    server: subprocess.Popen[bytes], url: str, headers: dict[str, str], seconds: int, c: int
+) -> WrkResult:
+    before = process_cpu_s(server.pid)
+    result = wrk(url, headers, seconds, c)
+    result.server_cpu_us = (process_cpu_s(server.pid) - before) / max(result.requests, 1) * 1e6
+    return result
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -100,7 +118,8 @@ def wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> Wr
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return WrkResult(rps, p50, p99, int(bad.group(1)) if bad else 0)
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return WrkResult(rps, p50, p99, int(bad.group(1)) if bad else 0, total)
 
 
 async def service_account_token(runtime: Runtime, admin: str, org_id: str) -> str:
@@ -133,7 +152,8 @@ def report(name: str, result: WrkResult, bare: WrkResult | None = None) -> None:
     ratio = f"  {result.requests_per_s / bare.requests_per_s:6.0%} of bare" if bare else ""
     print(
         f"{name:26s} {result.requests_per_s:9,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
-        f"p99 {result.p99_ms:6.2f} ms  non-2xx {result.non_2xx}{ratio}"
+        f"p99 {result.p99_ms:6.2f} ms  server CPU {result.server_cpu_us:6.0f} µs/req  "
+        f"non-2xx {result.non_2xx}{ratio}"
     )
 
 
@@ -170,16 +190,16 @@ async def main() -> None:
         bare_url = f"http://127.0.0.1:{BARE_PORT}/bare"
         floor_url = f"http://127.0.0.1:{APP_PORT}/bench/auth-floor"
         runs = {
-            "bare": (bare_url, {}),
-            "floor": (floor_url, admin_h),
-            "admin": (url, admin_h),
-            "sak": (url, sak_h),
+            "bare": (bare, bare_url, {}),
+            "floor": (app, floor_url, admin_h),
+            "admin": (app, url, admin_h),
+            "sak": (app, url, sak_h),
         }
-        for target, headers in runs.values():  # warm-up
+        for _, target, headers in runs.values():  # warm-up
             wrk(target, headers, 2, args.connections)
         results = {
-            name: wrk(target, headers, args.duration, args.connections)
-            for name, (target, headers) in runs.items()
+            name: measured(server, target, headers, args.duration, args.connections)
+            for name, (server, target, headers) in runs.items()
         }
     finally:
         for process in (app, bare):
