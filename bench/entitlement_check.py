@@ -4,9 +4,10 @@ a bare Litestar JSON endpoint served the same way, both loaded by `wrk` in the s
     uv run python -m bench.entitlement_check [--duration S] [--connections C]
 
 Needs `wrk` (Debian: `apt-get install -y wrk`). Database: DATABASE_URL (migrated to head) or a
-fresh `keel_bench_check` on postgresql://postgres@127.0.0.1:5432; Redis: REDIS_URL or db 6.
+fresh `keel_bench_ingest` (as bench.usage_ingest) on postgresql://postgres@127.0.0.1:5432;
+Redis: REDIS_URL or db 6.
 
-Setup: one organization, one workspace whose pool has a monthly quota with some usage. Both
+Setup: one organization, one workspace whose pool has a hard SUM limit of 10^12. Both
 servers are one uvicorn process (uvloop, httptools, no access log) on 127.0.0.1; wrk runs 2
 threads and C connections (default 8) for S seconds after a warm-up. The app is asked with a
 platform-admin personal access token (bearer resolution: one indexed read; no RBAC query) and,
