@@ -142,3 +142,15 @@ async def test_billing_period_quota_follows_the_cycle_anchor(
     clock.set(datetime(2034, 2, 28, 10, tzinfo=UTC))
     check = await world.check(ws, key)
     assert (check["used"], check["allowed"], check["reset_at"]) == ("0", True, "2034-03-31T10:00:00Z")
+
+
+async def test_the_same_batch_sent_concurrently_counts_once(world: World) -> None:
+    key = await world.key()
+    org, _, ws, _ = await world.setup([{"resource_key": key, "rule_type": "limit", "amount": 100}])
+    batch = [event(ws, key, 1) for _ in range(5)]
+    responses = await asyncio.gather(*(world.usage(org, batch) for _ in range(10)))
+    bodies = [r.json() for r in responses if r.status_code == 200]
+    assert {r.status_code for r in responses} <= {200, 409}
+    assert sum(b["accepted"] for b in bodies) == 5
+    assert all(b["accepted"] in (0, 5) for b in bodies)
+    assert (await world.check(ws, key))["used"] == "5"

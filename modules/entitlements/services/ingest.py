@@ -5,15 +5,13 @@
 2. lock the running-total rows the batch touches, creating missing ones, in a fixed order (an
    upsert that returns the current totals), so concurrent batches on one entitlement period
    serialize and no update is lost;
-3. drop events whose event_id the organization already ingested (duplicates);
-4. decide every event in batch order against the locked totals: hard limits reject, soft
-   limits accept and record overage;
-5. insert every accepted and rejected event (the usage trail), update the totals, and publish
-   `entitlements.usage.overage` per entitlement period for newly billable on-demand overage.
-
-A concurrent batch carrying the same event_id is caught by the unique (org_id, event_id)
-index: if one of our inserts is skipped the whole batch rolls back with a retryable 409, and
-the retry answers "duplicate". Nothing is counted twice."""
+3. insert every event (the usage trail keeps accepted and rejected ones) with ON CONFLICT DO
+   NOTHING on unique (org_id, event_id): what did not go in is a duplicate — also when a
+   concurrent batch carries the same event_id (the insert waits for it to commit);
+4. decide the inserted events in batch order against the locked totals: hard limits reject,
+   soft limits accept and record overage; patch the few rows whose outcome that changed;
+5. update the totals, and publish `entitlements.usage.overage` per entitlement period for
+   newly billable on-demand overage. Nothing is counted twice."""
 
 from __future__ import annotations
 
@@ -40,7 +38,6 @@ from modules.entitlements.services.aggregation import ZERO, UsageState
 from modules.entitlements.services.driver import connection, translated_errors
 from modules.entitlements.services.periods import Cycle, Period, period_of
 from platform_core.clock import utcnow
-from platform_core.errors import Conflict
 from platform_core.events import Subject
 from platform_core.ids import uuid7
 from platform_core.uow import UnitOfWork
@@ -77,22 +74,31 @@ RETURNING u.id, u.numeric_entitlement_id, u.period_start, u.used, u.sum_quantity
           u.last_occurred_at, u.overage, u.billed_overage
 """
 
-SEEN = """
-SELECT event_id FROM entitlements.usage_events
- WHERE org_id = $1 AND event_id IN (SELECT json_array_elements_text($2::json))
-"""
-
 # Rows travel as one JSON document: encoding it (msgspec) costs the client a fifth of what
 # encoding eleven 1,000-element arrays does, and the server parses it as fast.
+# Inserted before the decisions, so the unique index itself tells duplicates (including those a
+# concurrent batch is inserting: ON CONFLICT waits for it to commit). The event_ids that did go
+# in come back only when some did not.
 INSERT_EVENTS = """
-INSERT INTO entitlements.usage_events
-       (id, org_id, event_id, workspace_id, resource_key, quantity, occurred_at, status, reason,
-        overage, properties)
-SELECT e.id, $1, e.event_id, e.ws, e.key, e.q, e.at, e.status, e.reason, e.overage, e.props
-  FROM json_to_recordset($2::json)
-       AS e(id uuid, event_id text, ws uuid, key text, q numeric, at timestamptz, status text,
-            reason text, overage numeric, props jsonb)
-    ON CONFLICT (org_id, event_id) DO NOTHING
+WITH ins AS (
+  INSERT INTO entitlements.usage_events
+         (id, org_id, event_id, workspace_id, resource_key, quantity, occurred_at, status, reason,
+          properties)
+  SELECT e.id, $1, e.event_id, e.ws, e.key, e.q, e.at, e.status, e.reason, e.props
+    FROM json_to_recordset($2::json)
+         AS e(id uuid, event_id text, ws uuid, key text, q numeric, at timestamptz, status text,
+              reason text, props jsonb)
+      ON CONFLICT (org_id, event_id) DO NOTHING
+  RETURNING event_id)
+SELECT count(*) AS n, CASE WHEN count(*) < $3 THEN array_agg(event_id) END AS inserted FROM ins
+"""
+
+# Events whose outcome the running totals changed: rejected by a hard limit, or with overage.
+PATCH_EVENTS = """
+UPDATE entitlements.usage_events AS u
+   SET status = x.status, reason = x.reason, overage = x.overage
+  FROM json_to_recordset($2::json) AS x(id uuid, status text, reason text, overage numeric)
+ WHERE u.id = x.id AND u.org_id = $1
 """
 
 
@@ -105,8 +111,14 @@ class _Row(msgspec.Struct):
     at: datetime
     status: str
     reason: str | None
-    overage: Decimal | None
     props: msgspec.Raw
+
+
+class _Patch(msgspec.Struct):
+    id: str
+    status: str
+    reason: str | None
+    overage: Decimal | None
 
 
 UPDATE_TOTALS = """
@@ -241,27 +253,29 @@ async def _ingest(uow: UnitOfWork, org_id: uuid.UUID, events: Sequence[UsageEven
     await _classify(uow, org_id, pending, targets)
 
     totals = await _lock_totals(conn, org_id, pending)
-    if pending:
-        ids = [p.event.event_id for p in pending]
-        already = {r["event_id"] for r in await conn.fetch(SEEN, org_id, _ENCODE(ids).decode())}
-        if already:
-            for p in pending:
-                if p.event.event_id in already:
-                    results[p.index] = UsageEventResult(event_id=p.event.event_id, status="duplicate")
-            pending = [p for p in pending if p.event.event_id not in already]
+    inserted = await _insert(conn, org_id, pending)
+    if inserted is not None:
+        for p in pending:
+            if p.event.event_id not in inserted:
+                results[p.index] = UsageEventResult(event_id=p.event.event_id, status="duplicate")
+        pending = [p for p in pending if p.event.event_id in inserted]
 
-    overages: dict[str, Decimal] = {}
+    patches: list[_Patch] = []
     for p in pending:
+        provisional = p.reason
         overage = _decide(p, totals)
-        if overage:
-            overages[p.row_id] = overage
+        if overage or p.reason != provisional:
+            status = "rejected" if p.reason else "accepted"
+            patches.append(_Patch(id=p.row_id, status=status, reason=p.reason, overage=overage or None))
         results[p.index] = UsageEventResult(
             event_id=p.event.event_id,
             status="rejected" if p.reason else "accepted",
             reason=p.reason,
             overage=overage or None,
         )
-    await _write(conn, org_id, pending, overages, totals)
+    if patches:
+        await conn.execute(PATCH_EVENTS, org_id, _ENCODE(patches).decode())
+    await _write_totals(conn, totals)
     await _publish_overage(uow, org_id, totals)
 
     final = [r for r in results if r is not None]
@@ -360,36 +374,30 @@ def _decide(p: _Pending, totals: dict[tuple[uuid.UUID, datetime], _Totals]) -> D
     return ZERO
 
 
-async def _write(
-    conn: Any,
-    org_id: uuid.UUID,
-    pending: list[_Pending],
-    overages: dict[str, Decimal],
-    totals: dict[tuple[uuid.UUID, datetime], _Totals],
-) -> None:
-    if pending:
-        rows = [
-            _Row(
-                id=p.row_id,
-                event_id=p.event.event_id,
-                ws=p.event.workspace if p.reason != "unknown_workspace" else None,
-                key=p.event.resource_key,
-                q=p.event.quantity if p.event.quantity.is_finite() else ZERO,
-                at=p.occurred_at if p.occurred_at.tzinfo else p.occurred_at.replace(tzinfo=UTC),
-                status="rejected" if p.reason else "accepted",
-                reason=p.reason,
-                overage=overages.get(p.row_id),
-                props=msgspec.Raw(p.props),
-            )
-            for p in pending
-        ]
-        status = await conn.execute(INSERT_EVENTS, org_id, _ENCODE(rows).decode())
-        if int(status.rpartition(" ")[2]) != len(pending):
-            raise Conflict(
-                "another request ingested some of these event_ids at the same time; retry the batch",
-                code="retry",
-                title="Concurrent update",
-            )
+async def _insert(conn: Any, org_id: uuid.UUID, pending: list[_Pending]) -> set[str] | None:
+    """Insert every event with the outcome known so far; the event_ids that went in, or None
+    when all of them did."""
+    if not pending:
+        return None
+    rows = [
+        _Row(
+            id=p.row_id,
+            event_id=p.event.event_id,
+            ws=p.event.workspace if p.reason != "unknown_workspace" else None,
+            key=p.event.resource_key,
+            q=p.event.quantity if p.event.quantity.is_finite() else ZERO,
+            at=p.occurred_at if p.occurred_at.tzinfo else p.occurred_at.replace(tzinfo=UTC),
+            status="rejected" if p.reason else "accepted",
+            reason=p.reason,
+            props=msgspec.Raw(p.props),
+        )
+        for p in pending
+    ]
+    row = await conn.fetchrow(INSERT_EVENTS, org_id, _ENCODE(rows).decode(), len(rows))
+    return None if row["n"] == len(rows) else set(row["inserted"] or ())
+
+
+async def _write_totals(conn: Any, totals: dict[tuple[uuid.UUID, datetime], _Totals]) -> None:
     for t in totals.values():
         if t.target.ondemand and t.target.enforcement == "soft":
             cap = t.target.cap
