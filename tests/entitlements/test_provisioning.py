@@ -138,6 +138,8 @@ async def test_rematerialize_due_refreshes_stored_values(
     r = await world.client.get(f"/entitlements/orgs/{org}/pools/{pool}/entitlements", headers=world.headers)
     (numeric,) = (await ok(r))["numeric"]
     assert (numeric["limit"], numeric["schedule"], numeric["next_change_at"]) == ("0", [], None)
+    (prov,) = await _provisions(world, org, pool)
+    assert (prov["status"], prov["ended_at"]) == ("ended", prov["ends_at"])
 
 
 async def test_conflicting_rules_and_missing_billing_cycle_are_refused(

@@ -16,8 +16,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 
+from modules.entitlements.contracts import PROVISION_ENDED
 from modules.entitlements.models import (
     BooleanEntitlement,
     EntitlementSetRule,
@@ -31,6 +32,7 @@ from modules.entitlements.services import schedule
 from modules.entitlements.services.schedule import Window
 from platform_core.clock import utcnow
 from platform_core.errors import Conflict, NotFound
+from platform_core.events import Subject
 from platform_core.uow import UnitOfWork
 
 
@@ -179,12 +181,29 @@ async def _write_boolean(
 
 
 async def rematerialize_due(uow: UnitOfWork, *, limit: int = 100) -> int:
-    """Housekeeping: re-materialize pools whose schedule passed a boundary (the answers were
-    already right; this refreshes `limit_amount`/`enabled` and drops ended contributions)."""
+    """Housekeeping: mark provisions whose end has passed as ended, and re-materialize pools
+    whose schedule passed a boundary (checks and ingestion were already exact; this refreshes
+    `limit_amount`/`enabled` and drops ended contributions). Returns the pools refreshed."""
     now = utcnow()
+    ended = (
+        await uow.session.execute(
+            update(PoolProvision)
+            .where(PoolProvision.status == "active", PoolProvision.ends_at <= now)
+            .values(status="ended", ended_at=PoolProvision.ends_at)
+            .returning(PoolProvision.id, PoolProvision.pool_id, PoolProvision.org_id)
+        )
+    ).all()
+    for row in ended:
+        await uow.emit(
+            PROVISION_ENDED,
+            subject=Subject(type="pool_provision", id=str(row.id)),
+            data={"reason": "window_passed"},
+            org_id=row.org_id,
+        )
     due = select(NumericEntitlement.pool_id).where(NumericEntitlement.next_change_at <= now)
     due_b = select(BooleanEntitlement.pool_id).where(BooleanEntitlement.next_change_at <= now)
-    pool_ids = list((await uow.session.scalars(due.union(due_b).limit(limit))).all())
-    for pool_id in pool_ids:
+    pool_ids = set((await uow.session.scalars(due.union(due_b).limit(limit))).all())
+    pool_ids |= {row.pool_id for row in ended}
+    for pool_id in sorted(pool_ids):
         await materialize_pool(uow, await lock_pool(uow, pool_id))
     return len(pool_ids)
