@@ -256,3 +256,54 @@ async def test_aggregation_methods_through_ingest(world: World) -> None:
         assert body["accepted"] == 3
         check = await world.check(ws, key)
         assert check["used"] == used, method
+
+
+async def test_overage_is_billable_only_with_ondemand_enabled(world: World, runtime: Runtime) -> None:
+    key = await world.key()
+    org, pool, ws, _ = await world.setup(
+        [{"resource_key": key, "rule_type": "limit", "amount": 1, "enforcement": "soft"}]
+    )
+    await ok(
+        await world.client.put(
+            f"/entitlements/orgs/{org}/pools/{pool}/ondemand/{key}",
+            json={"enabled": False},
+            headers=world.headers,
+        )
+    )
+    body = await ok(await world.usage(org, [event(ws, key, 5)]))
+    assert body["results"][0]["overage"] == "4"
+    async with runtime.engine.connect() as conn:
+        published = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM audit.audit_outbox"
+                    " WHERE event_type = 'entitlements.usage.overage' AND org_id = :o"
+                ),
+                {"o": org},
+            )
+        ).scalar_one()
+    assert published == 0
+
+
+async def test_pools_of_unknown_organizations_and_foreign_pools_are_404(world: World) -> None:
+    r = await world.client.post(
+        f"/entitlements/orgs/{uuid.uuid4()}/pools", json={"name": "x"}, headers=world.headers
+    )
+    assert r.status_code == 404
+    org_a = await world.org()
+    org_b = await world.org()
+    pool_b = await world.pool(org_b)
+    ws_a = await world.workspace(org_a)
+    for path in (
+        f"/entitlements/orgs/{org_a}/pools/{pool_b}",
+        f"/entitlements/orgs/{org_a}/pools/{pool_b}/entitlements",
+    ):
+        assert (await world.client.get(path, headers=world.headers)).status_code == 404
+    r = await world.client.put(
+        f"/entitlements/orgs/{org_a}/pools/{pool_b}/workspaces/{ws_a}", headers=world.headers
+    )
+    assert r.status_code == 404
+    r = await world.client.put(
+        f"/entitlements/orgs/{org_b}/pools/{pool_b}/workspaces/{ws_a}", headers=world.headers
+    )
+    assert r.status_code == 404  # a workspace of organization A cannot use B's pool
