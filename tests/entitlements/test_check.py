@@ -168,3 +168,49 @@ async def test_another_organizations_workspace_is_404(
         headers=bob,
     )
     assert r.status_code == 403
+
+
+async def service_account(world: World, org: str, role: str) -> dict[str, str]:
+    """A key of a new service account of `org` holding the system role `role` there."""
+    c, h = world.client, world.headers
+    account = await ok(
+        await c.post(f"/orgs/{org}/service-accounts", json={"name": unique("sa")}, headers=h), 201
+    )
+    roles = (await ok(await c.get(f"/orgs/{org}/roles", params={"limit": 100}, headers=h)))["items"]
+    (role_row,) = [r for r in roles if r["key"] == role]
+    body = {"principal_type": "service_account", "principal_id": account["id"], "role_id": role_row["id"]}
+    await ok(await c.post(f"/orgs/{org}/role-assignments", json=body, headers=h), 201)
+    key = await ok(
+        await c.post(f"/orgs/{org}/service-accounts/{account['id']}/keys", json={"name": "k"}, headers=h), 201
+    )
+    return {"Authorization": f"Bearer {key['token']}"}
+
+
+async def test_a_product_with_a_service_account_key_checks_and_reports_usage(world: World) -> None:
+    key = await world.key()
+    org, _, ws, _ = await world.setup([{"resource_key": key, "rule_type": "limit", "amount": 3}])
+    other_org, _, other_ws, _ = await world.setup([{"resource_key": key, "rule_type": "limit", "amount": 3}])
+    writer = await service_account(world, org, "admin")  # entitlements.*:*
+    reader = await service_account(world, org, "viewer")  # entitlements.*:read
+    c = world.client
+
+    r = await c.post("/entitlements/usage-events", json={"events": [event(ws, key, 2)]}, headers=writer)
+    assert (await ok(r))["accepted"] == 1  # the organization is the key's own
+    r = await c.get(
+        "/entitlements/check", params={"workspace": ws, "key": key, "quantity": 2}, headers=reader
+    )
+    assert (await ok(r))["reason"] == "limit_exceeded"
+    r = await c.post("/entitlements/usage-events", json={"events": [event(ws, key, 1)]}, headers=reader)
+    assert r.status_code == 403  # viewers read, they do not report usage
+    # another organization's workspace and organization are invisible
+    r = await c.get("/entitlements/check", params={"workspace": other_ws, "key": key}, headers=reader)
+    assert r.status_code == 404
+    r = await c.post(
+        "/entitlements/usage-events",
+        params={"org_id": other_org},
+        json={"events": [event(other_ws, key)]},
+        headers=writer,
+    )
+    assert r.status_code == 404
+    r = await c.get(f"/entitlements/orgs/{org}/usage-events", headers=reader)
+    assert len((await ok(r))["items"]) == 1
