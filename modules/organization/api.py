@@ -32,19 +32,11 @@ async def is_allowed(
     workspace_id: uuid.UUID | None = None,
 ) -> bool | None:
     """The same decision the HTTP guard makes: True, False (known but lacking it), or None
-    (no standing in the organization). Platform admins are always allowed."""
+    (no standing in the organization); a write to a frozen organization raises 409
+    `organization_frozen`. Platform admins are always allowed."""
     if principal.is_platform_admin:
         return True
-    decision = await authz.evaluate(
-        uow.session,
-        principal_type=principal.type,
-        principal_id=principal.id,
-        permission=permission,
-        org_id=org_id,
-        workspace_id=workspace_id,
-        principal_org_id=principal.org_id if principal.type == "service_account" else None,
-    )
-    return decision.allowed if decision.standing else None
+    return await authz.guard_answer(uow.session, principal, permission, org_id, workspace_id)
 
 
 async def ensure_writable(uow: UnitOfWork, org_id: uuid.UUID) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import httpx
 
@@ -214,3 +215,18 @@ async def test_a_product_with_a_service_account_key_checks_and_reports_usage(wor
     assert r.status_code == 404
     r = await c.get(f"/entitlements/orgs/{org}/usage-events", headers=reader)
     assert len((await ok(r))["items"]) == 1
+
+
+async def test_a_frozen_organization_refuses_usage_but_still_answers_checks(world: World) -> None:
+    key = await world.key()
+    org, _, ws, _ = await world.setup([{"resource_key": key, "rule_type": "limit", "amount": 3}])
+    writer = await service_account(world, org, "admin")
+    c = world.client
+    r = await c.post(f"/organizations/{org}/status", json={"status": "frozen"}, headers=world.headers)
+    await ok(r)
+
+    r = await c.post("/entitlements/usage-events", json={"events": [event(ws, key, 1)]}, headers=writer)
+    assert r.status_code == 409, r.text
+    assert r.json()["code"] == "organization_frozen"
+    r = await c.get("/entitlements/check", params={"workspace": ws, "key": key}, headers=writer)
+    assert Decimal((await ok(r))["used"]) == 0  # reads still work, and nothing was recorded

@@ -179,21 +179,33 @@ class OrganizationAuthorizer:
         org_id: uuid.UUID | None,
         workspace_id: uuid.UUID | None,
     ) -> bool | None:
-        decision = await evaluate(
-            session,
-            principal_type=principal.type,
-            principal_id=principal.id,
-            permission=permission,
-            org_id=org_id,
-            workspace_id=workspace_id,
-            principal_org_id=principal.org_id if principal.type == "service_account" else None,
+        return await guard_answer(session, principal, permission, org_id, workspace_id)
+
+
+async def guard_answer(
+    session: AsyncSession,
+    principal: Principal,
+    permission: str,
+    org_id: uuid.UUID | None,
+    workspace_id: uuid.UUID | None = None,
+) -> bool | None:
+    """The guard's three-way answer (True / False → 403 / None → 404); a write to a frozen or
+    archived organization raises 409 `organization_frozen`."""
+    decision = await evaluate(
+        session,
+        principal_type=principal.type,
+        principal_id=principal.id,
+        permission=permission,
+        org_id=org_id,
+        workspace_id=workspace_id,
+        principal_org_id=principal.org_id if principal.type == "service_account" else None,
+    )
+    if not decision.standing:
+        return None
+    if decision.reason == "organization_frozen":
+        raise Conflict(
+            f"organization {org_id} is frozen or archived: {permission} is refused",
+            code="organization_frozen",
+            title="Organization is read-only",
         )
-        if not decision.standing:
-            return None
-        if decision.reason == "organization_frozen":
-            raise Conflict(
-                f"organization {org_id} is frozen or archived: {permission} is refused",
-                code="organization_frozen",
-                title="Organization is read-only",
-            )
-        return decision.allowed
+    return decision.allowed
