@@ -79,20 +79,18 @@ async def idempotent(
         )
 
     body = await request.body()
+    # the query is part of the request: `?org_id=A` and `?org_id=B` are different operations
+    target = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
     request_hash = hashlib.sha256(body).digest()
     params = {"owner": _owner(uow), "key": key}
     inserted = (
         await uow.session.execute(
-            _CLAIM, {**params, "method": request.method, "path": request.url.path, "hash": request_hash}
+            _CLAIM, {**params, "method": request.method, "path": target, "hash": request_hash}
         )
     ).first()
     if inserted is None:
         stored = (await uow.session.execute(_FETCH, params)).one()
-        if (
-            stored.method != request.method
-            or stored.path != request.url.path
-            or stored.request_hash != request_hash
-        ):
+        if stored.method != request.method or stored.path != target or stored.request_hash != request_hash:
             raise Unprocessable(
                 f"this {HEADER} was used with a different request", code="idempotency_key_reused"
             )

@@ -68,6 +68,21 @@ async def test_same_key_different_body_is_422(
     assert await persons_named(runtime, name) == 1
 
 
+async def test_same_key_with_another_query_string_is_422(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], runtime: Runtime
+) -> None:
+    name = unique_name()
+    headers = {**admin_headers, "Idempotency-Key": uuid.uuid4().hex}
+    body = {"kind": "individual", "display_name": name}
+    first = await client.post(PERSONS, params={"note": "a"}, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    replay = await client.post(PERSONS, params={"note": "a"}, json=body, headers=headers)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    other = await client.post(PERSONS, params={"note": "b"}, json=body, headers=headers)
+    assert_problem(other, 422, "idempotency_key_reused")
+    assert await persons_named(runtime, name) == 1
+
+
 async def test_invalid_keys_are_400(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
     body = {"kind": "individual", "display_name": unique_name()}
     for key in ("", "k" * 256):
