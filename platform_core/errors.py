@@ -152,6 +152,17 @@ _HTTP_CODES = {
 def _on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if exc.status_code >= 500:
         return _on_crash(request, exc)
+    cause = exc.__cause__
+    if exc.status_code == 404 and isinstance(cause, ValueError) and not isinstance(cause, HTTPException):
+        # Litestar's router matched the route but could not parse a typed path parameter
+        # (e.g. `{org_id:uuid}` given `not-a-uuid`): that is a malformed request, not a miss.
+        return problem_response(
+            400,
+            "invalid_path_parameter",
+            "Invalid request",
+            "a path parameter is malformed (identifiers are UUIDs)",
+            instance=request.url.path,
+        )
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
     detail = exc.detail if exc.detail and exc.detail != title else None
     return problem_response(

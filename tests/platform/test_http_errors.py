@@ -114,11 +114,13 @@ async def test_invalid_request_writes_nothing(
     assert await persons() == before
 
 
-async def test_malformed_uuid_in_path_is_404(
+async def test_malformed_uuid_in_path_is_400(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
     r = await client.get(f"{PERSONS}/not-a-uuid", headers=admin_headers)
-    assert_problem(r, 404, "not_found")
+    assert_problem(r, 400, "invalid_path_parameter")
+    r = await client.get("/orgs/not-a-uuid/members", headers=admin_headers)
+    assert_problem(r, 400, "invalid_path_parameter")
 
 
 async def test_unknown_entity_is_404(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
