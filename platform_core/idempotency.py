@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -35,12 +36,16 @@ IDEMPOTENCY_KEYS = Table(
 )
 
 HEADER = "Idempotency-Key"
+KEY_TTL = timedelta(hours=24)  # as Stripe: a key older than this is forgotten and may be used afresh
 MAX_KEY_LENGTH = 255
 
 _CLAIM = text(
     """INSERT INTO platform.idempotency_keys (owner, key, method, path, request_hash)
        VALUES (:owner, :key, :method, :path, :hash)
-       ON CONFLICT (owner, key) DO NOTHING
+       ON CONFLICT (owner, key) DO UPDATE
+          SET method = EXCLUDED.method, path = EXCLUDED.path, request_hash = EXCLUDED.request_hash,
+              status_code = NULL, response_body = NULL, created_at = now()
+        WHERE platform.idempotency_keys.created_at < now() - CAST(:ttl AS interval)
        RETURNING owner"""
 )
 _FETCH = text(
@@ -85,7 +90,8 @@ async def idempotent(
     params = {"owner": _owner(uow), "key": key}
     inserted = (
         await uow.session.execute(
-            _CLAIM, {**params, "method": request.method, "path": target, "hash": request_hash}
+            _CLAIM,
+            {**params, "method": request.method, "path": target, "hash": request_hash, "ttl": KEY_TTL},
         )
     ).first()
     if inserted is None:

@@ -83,6 +83,32 @@ async def test_same_key_with_another_query_string_is_422(
     assert await persons_named(runtime, name) == 1
 
 
+async def test_a_key_older_than_24_hours_is_forgotten(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], runtime: Runtime
+) -> None:
+    key = uuid.uuid4().hex
+    headers = {**admin_headers, "Idempotency-Key": key}
+    first = await client.post(
+        PERSONS, json={"kind": "individual", "display_name": unique_name()}, headers=headers
+    )
+    assert first.status_code == 201, first.text
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE platform.idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = :k"
+            ),
+            {"k": key},
+        )
+    name = unique_name()
+    again = await client.post(PERSONS, json={"kind": "business", "display_name": name}, headers=headers)
+    assert again.status_code == 201, again.text  # a new request, not a 422 reuse
+    assert "Idempotent-Replayed" not in again.headers
+    assert again.json()["id"] != first.json()["id"]
+    replay = await client.post(PERSONS, json={"kind": "business", "display_name": name}, headers=headers)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json()["id"] == again.json()["id"]
+
+
 async def test_invalid_keys_are_400(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
     body = {"kind": "individual", "display_name": unique_name()}
     for key in ("", "k" * 256):
