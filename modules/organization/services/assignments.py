@@ -18,11 +18,11 @@ from modules.organization.contracts import (
     ScopeType,
 )
 from modules.organization.models import OrgMember, Role, RoleAssignment, ServiceAccount, Workspace
-from modules.organization.services.common import ensure_writable, lock_org
+from modules.organization.services.common import ensure_writable, get_in_org, lock_org
 from modules.organization.services.owners import ensure_other_owner
 from modules.organization.services.paging import by_id
 from modules.organization.services.roles import assignable_role, ensure_covers, system_role
-from platform_core.errors import Conflict, NotFound, Unprocessable
+from platform_core.errors import Conflict, Unprocessable
 from platform_core.events import Subject
 from platform_core.pagination import Page, page_of
 from platform_core.uow import UnitOfWork
@@ -215,9 +215,9 @@ async def list_assignments(
 
 async def delete_assignment(uow: UnitOfWork, org_id: uuid.UUID, assignment_id: uuid.UUID) -> None:
     ensure_writable(await lock_org(uow, org_id))
-    assignment = await uow.session.get(RoleAssignment, assignment_id)
-    if assignment is None or assignment.org_id != org_id:
-        raise NotFound(f"role assignment {assignment_id} does not exist", code="assignment_not_found")
+    assignment = await get_in_org(
+        uow, RoleAssignment, org_id, assignment_id, "role assignment", "assignment_not_found"
+    )
     role = await uow.session.get(Role, assignment.role_id)
     assert role is not None
     await ensure_covers(uow, org_id, list(role.permissions))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 
@@ -11,6 +12,24 @@ from platform_core.errors import Conflict, Forbidden, NotFound
 from platform_core.uow import UnitOfWork
 
 WRITABLE_STATUSES = ("trial", "active")
+
+
+class OrgOwned(Protocol):
+    org_id: Any
+
+
+RowT = TypeVar("RowT", bound=OrgOwned)
+
+
+async def get_in_org(
+    uow: UnitOfWork, model: type[RowT], org_id: uuid.UUID, row_id: uuid.UUID, what: str, code: str
+) -> RowT:
+    """The row `row_id` of `model` if it belongs to `org_id`; otherwise 404 (another
+    organization's row is reported exactly like a missing one)."""
+    row = await uow.session.get(model, row_id)
+    if row is None or row.org_id != org_id:
+        raise NotFound(f"{what} {row_id} does not exist", code=code)
+    return row
 
 
 def org_not_found(org_id: uuid.UUID) -> NotFound:

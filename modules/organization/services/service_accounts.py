@@ -13,10 +13,10 @@ from modules.organization.contracts import (
     ServiceAccountDTO,
 )
 from modules.organization.models import RoleAssignment, ServiceAccount
-from modules.organization.services.common import ensure_writable, lock_org
+from modules.organization.services.common import ensure_writable, get_in_org, lock_org
 from modules.organization.services.paging import by_id
 from platform_core.clock import utcnow
-from platform_core.errors import Conflict, NotFound
+from platform_core.errors import Conflict
 from platform_core.events import Subject
 from platform_core.pagination import Page, page_of
 from platform_core.uow import UnitOfWork
@@ -39,10 +39,9 @@ def subject(sa: ServiceAccount) -> Subject:
 
 
 async def get_account(uow: UnitOfWork, org_id: uuid.UUID, account_id: uuid.UUID) -> ServiceAccount:
-    sa = await uow.session.get(ServiceAccount, account_id)
-    if sa is None or sa.org_id != org_id:
-        raise NotFound(f"service account {account_id} does not exist", code="service_account_not_found")
-    return sa
+    return await get_in_org(
+        uow, ServiceAccount, org_id, account_id, "service account", "service_account_not_found"
+    )
 
 
 async def _name_free(uow: UnitOfWork, org_id: uuid.UUID, name: str) -> None:

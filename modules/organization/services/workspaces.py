@@ -14,9 +14,9 @@ from modules.organization.contracts import (
     WorkspaceStatus,
 )
 from modules.organization.models import RoleAssignment, Workspace
-from modules.organization.services.common import ensure_writable, lock_org
+from modules.organization.services.common import ensure_writable, get_in_org, lock_org
 from modules.organization.services.paging import by_id
-from platform_core.errors import Conflict, NotFound
+from platform_core.errors import Conflict
 from platform_core.events import Subject
 from platform_core.pagination import Page, page_of
 from platform_core.uow import UnitOfWork
@@ -40,10 +40,7 @@ def _subject(ws: Workspace) -> Subject:
 
 
 async def _get(uow: UnitOfWork, org_id: uuid.UUID, workspace_id: uuid.UUID) -> Workspace:
-    ws = await uow.session.get(Workspace, workspace_id)
-    if ws is None or ws.org_id != org_id:
-        raise NotFound(f"workspace {workspace_id} does not exist", code="workspace_not_found")
-    return ws
+    return await get_in_org(uow, Workspace, org_id, workspace_id, "workspace", "workspace_not_found")
 
 
 async def _slug_free(uow: UnitOfWork, org_id: uuid.UUID, slug: str) -> None:
