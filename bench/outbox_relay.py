@@ -38,7 +38,8 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import load_average, machine_summary
-from modules.audit.services.chain import PLATFORM_CHAIN
+from modules.audit.services.capture import outbox_row
+from modules.audit.services.chain import PLATFORM_CHAIN, RECORD_COLUMNS
 from modules.audit.services.queries import verify_chains
 from modules.audit.wiring import MODULE as AUDIT
 from platform_core import migrate
@@ -50,7 +51,7 @@ from platform_core.outbox import OutboxRelay, RelayTuning
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_DB = "keel_bench_relay"
 ORGS = 20
-OUTBOX_COLUMNS = ("id", "event_id", "event_type", "org_id", "payload")
+OUTBOX_COLUMNS = ("id", *RECORD_COLUMNS)
 BASELINE_TABLE = "public.bench_baseline_outbox"
 
 
@@ -102,8 +103,9 @@ def make_records(n: int, orgs: Sequence[uuid.UUID | None]) -> list[tuple[Any, ..
             source_ip="203.0.113.7",
             user_agent="bench/1.0",
         )
-        payload = msgspec.json.encode(event).decode()
-        records.append((uuid7(), event.event_id, event.type, org, payload))
+        row = outbox_row(event)  # what capture writes for this event
+        row["metadata"] = msgspec.json.encode(row["metadata"]).decode()
+        records.append(tuple(row[c] for c in OUTBOX_COLUMNS))
     return records
 
 

@@ -2,20 +2,22 @@
 
 A relay drains one outbox table in three short transactions per batch:
 
-1. **claim** — `FOR UPDATE SKIP LOCKED` picks up to `batch_size` due rows (pending, failed and
-   due again, or in flight with an expired lease), marks them `in_flight` with a lease and this
-   worker's claim token, bumps `attempts`, and commits at once: no broker or network call ever
-   happens while claim locks are held.
-2. **deliver** — a new transaction deletes (or marks `delivered`) the rows still owned by the
-   token, `RETURNING` them — a row whose lease expired and was re-claimed by another worker is
-   skipped — and hands them to the module's handler before it commits: delivery and
-   completion are one atomic step for database sinks, and a handler error undoes both.
+1. **claim** — `FOR UPDATE SKIP LOCKED` picks up to `batch_size` due rows (pending, or failed
+   and due again, whose lease is absent or expired), leases them to this worker's claim token
+   until `now() + lease`, bumps `attempts`, and commits at once: no broker or network call ever
+   happens while claim locks are held. The claim writes only unindexed columns, so it is a HOT
+   update: no index entry is added for it.
+2. **deliver** — a new transaction locks the rows still leased to the token (a row whose lease
+   expired and was re-claimed by another worker is skipped), hands them to the module's
+   handler, then deletes them (or marks them `delivered`) and commits: delivery and completion
+   are one atomic step for database sinks, and a handler error undoes both.
 3. **isolate** — if the batch fails, it is split in halves and retried until the failing rows
    stand alone; such a row is set `failed` with exponential backoff and jitter, or `dead`
    after `max_attempts`, with `last_error`, so one poison event never blocks the others.
 
-A worker killed after step 1 leaves its rows `in_flight`; once the lease expires any worker
-claims them again.
+A row is *in flight* while its lease has not expired; `status` is not changed by a claim (see
+`in_flight_sql`). A worker killed after step 1 leaves its rows leased; once the lease expires
+any worker claims them again.
 """
 
 from __future__ import annotations
@@ -26,19 +28,29 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import RowMapping, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from platform_core.db import driver_of
 
 log = logging.getLogger(__name__)
 
-OutboxRow = RowMapping
+OutboxRow = Mapping[str, Any]  # an asyncpg Record: row["column"]
 BatchHandler = Callable[[AsyncConnection, Sequence[OutboxRow]], Awaitable[None]]
 
-OUTBOX_STATUSES = ("pending", "in_flight", "delivered", "failed", "dead")
+OUTBOX_STATUSES = ("pending", "delivered", "failed", "dead")
+
+
+def in_flight_sql(alias: str = "") -> str:
+    """SQL condition: the row is leased to a worker right now."""
+    prefix = f"{alias}." if alias else ""
+    return f"{prefix}claimed_by IS NOT NULL AND {prefix}lease_expires_at > now()"
+
 
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 
@@ -46,12 +58,14 @@ _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 @dataclass(frozen=True)
 class OutboxRelaySpec:
     """How one module's outbox is drained. `table` is schema-qualified and has at least the
-    columns id (ordered, e.g. UUIDv7), payload, status (`OUTBOX_STATUSES`), attempts,
-    next_attempt_at, lease_expires_at, claimed_by, last_error and delivered_at, with partial
-    indexes on id for status IN ('pending', 'failed') and on lease_expires_at for 'in_flight'
-    (see audit.audit_outbox). `returning` is the select list of the rows handed to `handler`:
-    naming only what it reads, e.g. `id, payload::text AS payload` to decode JSON itself,
-    saves the transfer and the generic JSON decoding of every column."""
+    columns id (ordered, e.g. UUIDv7), status (`OUTBOX_STATUSES`), attempts, next_attempt_at,
+    lease_expires_at, claimed_by, last_error and delivered_at, a partial index on id for status
+    IN ('pending', 'failed'), no index on attempts, lease_expires_at or claimed_by (that keeps
+    claims HOT), and a fillfactor that leaves room for the claimed row versions (see
+    audit.audit_outbox). `returning` is the select list of the rows handed to `handler`, with
+    the table aliased `o`; it must include `id`. Naming only what the handler reads saves the
+    transfer and decoding of every column; a database sink can read the rest itself, in SQL,
+    since the rows stay locked, and are deleted only after the handler returns."""
 
     name: str
     table: str
@@ -107,42 +121,34 @@ class OutboxRelay:
         self.tuning = tuning
         self.batch_size = spec.batch_size or tuning.batch_size
         table = spec.table
-        # Two index-backed arms instead of one OR: an OR forces a scan in primary-key order that
-        # walks every dead/delivered row still in the table on each claim. Expired leases first.
-        self._claim_sql = text(
-            f"""
-            WITH expired AS (
-                 SELECT id FROM {table}
-                  WHERE status = 'in_flight' AND lease_expires_at < now()
-                  ORDER BY lease_expires_at
-                  LIMIT :limit
-                  FOR UPDATE SKIP LOCKED),
-            due AS (
+        # One walk of the due index in id order: leased rows (in flight) are passed over, rows
+        # whose lease expired are taken again, oldest first.
+        self._claim_sql = f"""
+            WITH due AS (
                  SELECT id FROM {table}
                   WHERE status IN ('pending', 'failed') AND next_attempt_at <= now()
+                    AND (lease_expires_at IS NULL OR lease_expires_at <= now())
                   ORDER BY id
-                  LIMIT :limit - (SELECT count(*) FROM expired)
+                  LIMIT $1
                   FOR UPDATE SKIP LOCKED)
             UPDATE {table} AS o
-               SET status = 'in_flight', attempts = o.attempts + 1, claimed_by = :token,
-                   lease_expires_at = now() + :lease
-             WHERE o.id IN (SELECT id FROM expired UNION ALL SELECT id FROM due)
-            RETURNING o.id, o.attempts
-            """
-        )
-        # Completing first and handing the RETURNING rows to the handler in the same transaction
-        # locks, reads and completes the rows still owned by this token in one statement; a
-        # handler failure rolls the completion back with everything else.
-        owned = "id = ANY(:ids) AND claimed_by = :token AND status = 'in_flight'"
+               SET attempts = o.attempts + 1, claimed_by = $2, lease_expires_at = now() + $3
+              FROM due
+             WHERE o.id = due.id
+            RETURNING o.id, o.attempts"""
+        # Delivery locks the rows this token still owns (a row whose lease expired and was
+        # re-claimed by another worker is skipped), hands them to the handler, then completes
+        # them, all in one transaction: a handler failure rolls the completion back with it.
+        # The three statements of every batch go straight to asyncpg (prepared, no per-row
+        # SQLAlchemy processing); the rare failure paths below use SQLAlchemy.
+        owned = "id = ANY($1::uuid[]) AND claimed_by = $2 AND status IN ('pending', 'failed')"
+        self._owned_sql = f"SELECT {spec.returning} FROM {table} AS o WHERE {owned} ORDER BY o.id FOR UPDATE"
         if spec.delete_on_success:
-            self._complete_sql = text(f"DELETE FROM {table} WHERE {owned} RETURNING {spec.returning}")
+            self._complete_sql = f"DELETE FROM {table} WHERE id = ANY($1::uuid[])"
         else:
-            self._complete_sql = text(
-                f"""UPDATE {table} SET status = 'delivered', delivered_at = now(),
+            self._complete_sql = f"""UPDATE {table} SET status = 'delivered', delivered_at = now(),
                            claimed_by = NULL, lease_expires_at = NULL, last_error = NULL
-                     WHERE {owned}
-                 RETURNING {spec.returning}"""
-            )
+                     WHERE id = ANY($1::uuid[])"""
         self._fail_sql = text(
             f"""UPDATE {table}
                    SET status = CASE WHEN attempts >= :max_attempts THEN 'dead' ELSE 'failed' END,
@@ -170,12 +176,8 @@ class OutboxRelay:
 
     async def _claim(self, token: uuid.UUID) -> dict[uuid.UUID, int]:
         async with self._transaction() as conn:
-            rows = (
-                await conn.execute(
-                    self._claim_sql,
-                    {"token": token, "lease": self.tuning.lease, "limit": self.batch_size},
-                )
-            ).all()
+            driver = await driver_of(conn)
+            rows = await driver.fetch(self._claim_sql, self.batch_size, token, self.tuning.lease)
             claimed: dict[uuid.UUID, int] = {}
             exhausted = []
             for row_id, attempts in rows:
@@ -189,10 +191,11 @@ class OutboxRelay:
 
     async def _deliver(self, ids: Sequence[uuid.UUID], token: uuid.UUID) -> int:
         async with self._transaction() as conn:
-            result = await conn.execute(self._complete_sql, {"ids": list(ids), "token": token})
-            owned = sorted(result.mappings().all(), key=lambda r: r["id"])
+            driver = await driver_of(conn)
+            owned = await driver.fetch(self._owned_sql, ids, token)
             if owned:
                 await self.spec.handler(conn, owned)
+                await driver.execute(self._complete_sql, [row["id"] for row in owned])
             return len(owned)
 
     async def _record_failure(

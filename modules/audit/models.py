@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Computed,
     Identity,
     Index,
     Integer,
@@ -26,20 +27,56 @@ from platform_core.ids import uuid7
 SCHEMA = "audit"
 
 
-class AuditOutbox(Base):
+RECORD_COLUMNS = (
+    "event_id", "org_id", "action", "crud", "outcome", "actor_type", "actor_id", "actor_name",
+    "target_type", "target_id", "target_name", "source_ip", "user_agent", "event_version", "metadata",
+    "occurred_at",
+)  # fmt: skip
+
+
+def record_digest_sql(alias: str | None = None) -> str:
+    """SQL for the SHA-256 of a record's canonical bytes (`audit.canonical_record`, defined by
+    migration audit_0007_outbox_records) over the columns of row `alias`."""
+    prefix = f"{alias}." if alias else ""
+    return f"sha256(audit.canonical_record({', '.join(prefix + c for c in RECORD_COLUMNS)}))"
+
+
+class AuditRecordColumns:
+    """What an audit record says, shared by the outbox row that carries it and the log row it
+    becomes: the relay moves these columns across in SQL, never through Python."""
+
+    event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    org_id: Mapped[uuid.UUID | None]
+    action: Mapped[str] = mapped_column(Text)
+    crud: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text, server_default="success")
+    actor_type: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[str | None] = mapped_column(Text)
+    actor_name: Mapped[str | None] = mapped_column(Text)
+    target_type: Mapped[str] = mapped_column(Text)
+    target_id: Mapped[str] = mapped_column(Text)
+    target_name: Mapped[str | None] = mapped_column(Text)
+    source_ip: Mapped[str | None] = mapped_column(INET)
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    event_version: Mapped[int] = mapped_column(Integer)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB)
+    occurred_at: Mapped[datetime]
+
+
+class AuditOutbox(AuditRecordColumns, Base):
+    """One audit record waiting for its place in a chain (see `services.capture`). The database
+    computes `record_digest` when the row is written; the relay links it into the chain. Only
+    `id` and `status` are indexed, and the table's fillfactor is 50 (migration), so that a
+    relay's claim is a HOT update."""
+
     __tablename__ = "audit_outbox"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'in_flight', 'delivered', 'failed', 'dead')", name="status"),
+        CheckConstraint("status IN ('pending', 'delivered', 'failed', 'dead')", name="status"),
         Index("ix_audit_outbox_due", "id", postgresql_where=text("status IN ('pending', 'failed')")),
-        Index("ix_audit_outbox_leased", "lease_expires_at", postgresql_where=text("status = 'in_flight'")),
         {"schema": SCHEMA},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
-    event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
-    event_type: Mapped[str] = mapped_column(Text)
-    org_id: Mapped[uuid.UUID | None]
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(Text, server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
@@ -48,11 +85,13 @@ class AuditOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    record_digest: Mapped[bytes] = mapped_column(LargeBinary, Computed(record_digest_sql(), persisted=True))
 
 
-class AuditLog(Base):
+class AuditLog(AuditRecordColumns, Base):
     """Append-only (a trigger rejects UPDATE and DELETE). `seq` is gapless per organization
-    (org_id NULL = the platform chain); `hash` = SHA-256(prev_hash || canonical record)."""
+    (org_id NULL = the platform chain); `hash` = SHA-256(prev_hash || seq || canonical record),
+    see `services.chain`."""
 
     __tablename__ = "audit_logs"
     __table_args__ = (
@@ -68,23 +107,7 @@ class AuditLog(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
-    org_id: Mapped[uuid.UUID | None]
     seq: Mapped[int] = mapped_column(BigInteger)
-    action: Mapped[str] = mapped_column(Text)
-    crud: Mapped[str] = mapped_column(Text)
-    outcome: Mapped[str] = mapped_column(Text, server_default="success")
-    actor_type: Mapped[str] = mapped_column(Text)
-    actor_id: Mapped[str | None] = mapped_column(Text)
-    actor_name: Mapped[str | None] = mapped_column(Text)
-    target_type: Mapped[str] = mapped_column(Text)
-    target_id: Mapped[str] = mapped_column(Text)
-    target_name: Mapped[str | None] = mapped_column(Text)
-    source_ip: Mapped[str | None] = mapped_column(INET)
-    user_agent: Mapped[str | None] = mapped_column(Text)
-    event_version: Mapped[int] = mapped_column(Integer)
-    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB)
-    occurred_at: Mapped[datetime]
     recorded_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     prev_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
     hash: Mapped[bytes] = mapped_column(LargeBinary)

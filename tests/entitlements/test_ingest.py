@@ -183,8 +183,8 @@ async def test_ondemand_overage_is_published_up_to_the_cap(world: World, runtime
             (
                 await conn.execute(
                     text(
-                        "SELECT payload->'data' FROM audit.audit_outbox"
-                        " WHERE event_type = 'entitlements.usage.overage' AND org_id = :o ORDER BY created_at"
+                        "SELECT metadata FROM audit.audit_outbox"
+                        " WHERE action = 'entitlements.usage.overage' AND org_id = :o ORDER BY created_at"
                     ),
                     {"o": org},
                 )
@@ -277,7 +277,7 @@ async def test_overage_is_billable_only_with_ondemand_enabled(world: World, runt
             await conn.execute(
                 text(
                     "SELECT count(*) FROM audit.audit_outbox"
-                    " WHERE event_type = 'entitlements.usage.overage' AND org_id = :o"
+                    " WHERE action = 'entitlements.usage.overage' AND org_id = :o"
                 ),
                 {"o": org},
             )

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from platform_core.events import Subject
-from platform_core.outbox import OutboxRelay, OutboxRelaySpec, RelayTuning
+from platform_core.outbox import OutboxRelay, OutboxRelaySpec, RelayTuning, in_flight_sql
 from platform_core.runtime import Runtime
 
 EVENTS = 50
@@ -100,13 +100,17 @@ async def read_line(process: subprocess.Popen[str], prefix: str) -> str:
     return line
 
 
-async def outbox_state(runtime: Runtime, event_ids: list[uuid.UUID]) -> list[tuple[str, int]]:
+async def outbox_state(runtime: Runtime, event_ids: list[uuid.UUID]) -> list[tuple[str, bool, int]]:
+    """(status, in flight, attempts) of each row."""
     async with runtime.engine.connect() as conn:
         rows = await conn.execute(
-            text("SELECT status, attempts FROM audit.audit_outbox WHERE event_id = ANY(:ids)"),
+            text(
+                f"SELECT status, {in_flight_sql()} AS in_flight, attempts FROM audit.audit_outbox"
+                " WHERE event_id = ANY(:ids)"
+            ),
             {"ids": event_ids},
         )
-        return [(r.status, r.attempts) for r in rows]
+        return [(r.status, r.in_flight, r.attempts) for r in rows]
 
 
 async def outbox_ids(runtime: Runtime, event_ids: list[uuid.UUID]) -> list[uuid.UUID]:
@@ -151,7 +155,7 @@ async def test_killed_relay_loses_nothing(runtime: Runtime, mode: str) -> None:
     assert process.returncode == -signal.SIGKILL
 
     # PostgreSQL rolled the killed delivery back; the rows are still leased to the dead relay
-    assert await outbox_state(runtime, event_ids) == [("in_flight", 1)] * EVENTS
+    assert await outbox_state(runtime, event_ids) == [("pending", True, 1)] * EVENTS
     ours = set(await outbox_ids(runtime, event_ids))
     rescuer = OutboxRelay(
         runtime.engine,

@@ -6,13 +6,12 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-import msgspec
 import pytest
 from sqlalchemy import insert, text
 
 from modules.audit.models import AuditOutbox
+from modules.audit.services.capture import outbox_row as outbox_row_of
 from platform_core.events import Event, Subject
-from platform_core.ids import uuid7
 from platform_core.outbox import DrainStats, OutboxRelay, OutboxRelaySpec, RelayTuning
 from platform_core.runtime import Runtime
 
@@ -26,18 +25,18 @@ def audit_spec(runtime: Runtime) -> OutboxRelaySpec:
 
 async def insert_rows(runtime: Runtime, rows: list[dict[str, object]]) -> None:
     async with runtime.engine.begin() as conn:
-        await conn.execute(insert(AuditOutbox), rows)
+        await conn.execute(insert(AuditOutbox.__table__), rows)
 
 
-def good_row(org: uuid.UUID, n: int) -> dict[str, object]:
-    event = Event(type="relaytest.gadget.created", subject=Subject(type="gadget", id=f"g-{n}"), org_id=org)
-    return {
-        "id": uuid7(),
-        "event_id": event.event_id,
-        "event_type": event.type,
-        "org_id": org,
-        "payload": msgspec.to_builtins(event),
-    }
+def good_row(org: uuid.UUID | None, n: int) -> dict[str, object]:
+    return outbox_row_of(
+        Event(type="relaytest.gadget.created", subject=Subject(type="gadget", id=f"g-{n}"), org_id=org)
+    )
+
+
+def poison_row() -> dict[str, object]:
+    """A row audit_logs refuses (its crud check), so every delivery that includes it fails."""
+    return {**good_row(None, -1), "action": "relaytest.poison", "crud": "x"}
 
 
 async def outbox_row(runtime: Runtime, row_id: uuid.UUID) -> dict[str, object] | None:
@@ -60,11 +59,9 @@ async def drained(runtime: Runtime) -> None:
 @pytest.mark.usefixtures("drained")
 async def test_poison_row_goes_dead_and_the_rest_is_delivered(runtime: Runtime) -> None:
     org = uuid.uuid4()
-    poison_id = uuid7()
     rows = [good_row(org, n) for n in range(GOOD)]
-    # valid JSON, but not an Event: the audit handler cannot decode it
-    poison = {"id": poison_id, "event_id": uuid.uuid4(), "event_type": "relaytest.poison", "org_id": None}
-    poison["payload"] = {"x": 1}
+    poison = poison_row()
+    poison_id = poison["id"]
     rows.insert(GOOD // 2, poison)
     await insert_rows(runtime, rows)
 
@@ -85,7 +82,7 @@ async def test_poison_row_goes_dead_and_the_rest_is_delivered(runtime: Runtime) 
     assert poisoned is not None
     assert poisoned["status"] == "dead"
     assert poisoned["attempts"] == 3
-    assert "ValidationError" in str(poisoned["last_error"])
+    assert "ck_audit_logs_crud" in str(poisoned["last_error"])
 
     async with runtime.engine.connect() as conn:
         seqs = (
@@ -106,11 +103,9 @@ async def test_poison_row_goes_dead_and_the_rest_is_delivered(runtime: Runtime) 
 
 @pytest.mark.usefixtures("drained")
 async def test_failed_row_waits_for_its_backoff(runtime: Runtime) -> None:
-    poison_id = uuid7()
-    await insert_rows(
-        runtime,
-        [{"id": poison_id, "event_id": uuid.uuid4(), "event_type": "relaytest.poison", "payload": {}}],
-    )
+    poison = poison_row()
+    poison_id = poison["id"]
+    await insert_rows(runtime, [poison])
     tuning = RelayTuning(batch_size=10, max_attempts=5, backoff_base_seconds=600)
     relay = OutboxRelay(runtime.engine, audit_spec(runtime), tuning)
     assert (await relay.process_batch()).failed == 1
@@ -137,7 +132,7 @@ async def test_row_whose_lease_keeps_expiring_is_buried(runtime: Runtime) -> Non
         assert await relay.claim(uuid.uuid4()) == [row["id"]]  # lease of 0: expired at once
         state = await outbox_row(runtime, row["id"])  # type: ignore[arg-type]
         assert state is not None
-        assert (state["status"], state["attempts"]) == ("in_flight", attempt)
+        assert (state["status"], state["attempts"]) == ("pending", attempt)
     assert await relay.claim(uuid.uuid4()) == []
     state = await outbox_row(runtime, row["id"])  # type: ignore[arg-type]
     assert state is not None

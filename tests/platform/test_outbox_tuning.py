@@ -7,14 +7,13 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 
-import msgspec
 import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from modules.audit.models import AuditOutbox
+from modules.audit.services.capture import outbox_row
 from platform_core.events import Event, Subject
-from platform_core.ids import uuid7
 from platform_core.outbox import OutboxRelay, OutboxRow, RelayTuning
 from platform_core.runtime import Runtime
 
@@ -31,18 +30,7 @@ async def test_delivery_transaction_commit_mode(runtime: Runtime, synchronous: b
 
     event = Event(type="relaytest.dial.turned", subject=Subject(type="dial", id="d-1"), org_id=uuid.uuid4())
     async with runtime.engine.begin() as conn:
-        await conn.execute(
-            insert(AuditOutbox),
-            [
-                {
-                    "id": uuid7(),
-                    "event_id": event.event_id,
-                    "event_type": event.type,
-                    "org_id": event.org_id,
-                    "payload": msgspec.to_builtins(event),
-                }
-            ],
-        )
+        await conn.execute(insert(AuditOutbox.__table__), [outbox_row(event)])
     relay = OutboxRelay(
         runtime.engine,
         dataclasses.replace(spec, handler=recording),

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import LargeBinary, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modules.audit.contracts import AuditActor, AuditLogDTO, AuditTarget, ChainBreak, VerifyResult
-from modules.audit.models import AuditLog
+from modules.audit.models import AuditLog, record_digest_sql
 from modules.audit.services.chain import link_hash
 from platform_core.pagination import Page, keyset, page_of
-
-_RECORD_FIELDS = (
-    "event_id", "org_id", "seq", "action", "crud", "outcome", "actor_type", "actor_id", "actor_name",
-    "target_type", "target_id", "target_name", "source_ip", "user_agent", "event_version", "occurred_at",
-)  # fmt: skip
 
 
 def to_dto(row: AuditLog) -> AuditLogDTO:
@@ -86,9 +80,10 @@ async def list_logs(
 async def verify_chains(
     session: AsyncSession, *, org_id: uuid.UUID | None = None, all_orgs: bool = False, chunk: int = 5000
 ) -> VerifyResult:
-    """Recompute every link: gapless seq from 1, prev_hash = previous hash, hash = H(prev, record)."""
-    columns: list[Any] = [getattr(AuditLog, f) for f in _RECORD_FIELDS]
-    stmt = select(*columns, AuditLog.metadata_, AuditLog.prev_hash, AuditLog.hash)
+    """Recompute every link: gapless seq from 1, prev_hash = previous hash, hash = H(prev, seq,
+    record digest), the digest recomputed by the database from the stored columns."""
+    digest = literal_column(record_digest_sql(AuditLog.__tablename__), LargeBinary).label("record_digest")
+    stmt = select(AuditLog.org_id, AuditLog.seq, AuditLog.prev_hash, AuditLog.hash, digest)
     if not all_orgs:
         stmt = stmt.where(AuditLog.org_id == org_id if org_id else AuditLog.org_id.is_(None))
     stmt = stmt.order_by(AuditLog.org_id.nulls_first(), AuditLog.seq).execution_options(yield_per=chunk)
@@ -103,14 +98,12 @@ async def verify_chains(
         if key != current:
             current, expected_seq, prev = key, 1, None
             chains += 1
-        record = {f: getattr(row, f) for f in _RECORD_FIELDS}
-        record["metadata"] = row.metadata_
         reason = None
         if row.seq != expected_seq:
             reason = f"expected seq {expected_seq}"
         elif row.prev_hash != prev:
             reason = "prev_hash does not match the previous record"
-        elif link_hash(prev, record) != row.hash:
+        elif link_hash(prev, row.seq, row.record_digest) != row.hash:
             reason = "hash does not match the record"
         if reason:
             await result.close()
