@@ -18,6 +18,7 @@ import msgspec
 
 from platform_core.config import Settings
 from platform_core.events import Actor, EventBus
+from platform_core.hot_cache import HotCaches
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,9 +57,13 @@ class CredentialContext(msgspec.Struct, frozen=True, kw_only=True):
     # publish events (just-in-time user provisioning)
     settings: Settings | None = None
     bus: EventBus | None = None
+    caches: HotCaches | None = None  # where resolvers keep what they read (see hot_cache)
 
 
-CredentialResolver = Callable[["AsyncSession", str, CredentialContext], Awaitable[Principal | None]]
+# The request's session, opened on the first call: a resolver answering from its cache never
+# opens one, so such a request costs no connection checkout and no transaction.
+SessionSource = Callable[[], "AsyncSession"]
+CredentialResolver = Callable[[SessionSource, str, CredentialContext], Awaitable[Principal | None]]
 
 
 class Authorizer(Protocol):

@@ -15,12 +15,13 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 from sqlalchemy import text
 
 from platform_core.auth import Principal
 from platform_core.errors import EXCEPTION_HANDLERS, problem_response
 from platform_core.http_auth import BearerAuthMiddleware, adopt_request_session
+from platform_core.http_metrics import RequestMetricsMiddleware
 from platform_core.runtime import Runtime
 from platform_core.uow import RequestContext, UnitOfWork
 
@@ -91,7 +92,6 @@ async def ready(state: State) -> Any:
 def create_app(runtime: Runtime, *, debug: bool = False) -> Litestar:
     registry = runtime.registry
     public = [*ALWAYS_PUBLIC, *registry.public_paths]
-    prometheus = PrometheusConfig(app_name="keel", group_path=True, exclude=["/metrics"])
 
     async def on_shutdown() -> None:
         await runtime.dispose()
@@ -108,7 +108,7 @@ def create_app(runtime: Runtime, *, debug: bool = False) -> Litestar:
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
-            prometheus.middleware,
+            DefineMiddleware(RequestMetricsMiddleware, app_name="keel"),
             DefineMiddleware(BearerAuthMiddleware, registry=registry, exclude_prefixes=public),
         ],
         state=State({"runtime": runtime}),

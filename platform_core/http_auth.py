@@ -54,6 +54,8 @@ def adopt_request_session(scope: Scope) -> AsyncSession | None:
 async def _finish(session: AsyncSession, *, commit: bool = True) -> None:
     """Close a request session no unit of work adopted, keeping what resolvers wrote (last use,
     just-in-time users) unless the request failed on the database."""
+    if not session.in_transaction():  # never touched the database: nothing to commit or close
+        return
     try:
         if commit:
             await session.commit()
@@ -94,23 +96,32 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
             user_agent=connection.headers.get("user-agent"),
             settings=runtime.settings,
             bus=runtime.registry.bus,
+            caches=runtime.caches,
         )
-        for prefix, resolver in self._resolvers:
-            if token.startswith(prefix):
-                session: AsyncSession = runtime.sessionmaker()
-                try:
-                    principal = await resolver(session, token, context)
-                    if principal is None:
-                        raise Unauthenticated(
-                            "the credential is invalid, expired or revoked", code="invalid_credential"
-                        )
-                    await _enforce_rate_limit(runtime, principal)
-                except BaseException as exc:
-                    await _finish(session, commit=isinstance(exc, ProblemError))
-                    raise
-                connection.scope[REQUEST_SESSION] = session  # type: ignore[literal-required]
-                return AuthenticationResult(user=principal, auth=token)
-        raise Unauthenticated("the credential is not recognised", code="invalid_credential")
+        resolver = next((r for prefix, r in self._resolvers if token.startswith(prefix)), None)
+        if resolver is None:
+            raise Unauthenticated("the credential is not recognised", code="invalid_credential")
+        opened: list[AsyncSession] = []
+
+        def session() -> AsyncSession:
+            if not opened:
+                opened.append(runtime.sessionmaker())
+            return opened[0]
+
+        try:
+            principal = await resolver(session, token, context)
+            if principal is None:
+                raise Unauthenticated(
+                    "the credential is invalid, expired or revoked", code="invalid_credential"
+                )
+            await _enforce_rate_limit(runtime, principal)
+        except BaseException as exc:
+            if opened:
+                await _finish(opened[0], commit=isinstance(exc, ProblemError))
+            raise
+        if opened and opened[0].in_transaction():  # kept for the guard and the unit of work
+            connection.scope[REQUEST_SESSION] = opened[0]  # type: ignore[literal-required]
+        return AuthenticationResult(user=principal, auth=token)
 
 
 async def _enforce_rate_limit(runtime: Runtime, principal: Principal) -> None:
@@ -182,11 +193,10 @@ def requires(permission: str) -> Guard:
         if authorizer is None:
             raise Forbidden(f"{permission} is required", code="permission_denied")
         session = request_session(connection.scope)
-        if session is not None:
-            decision = await authorizer.is_allowed(session, principal, permission, org_id, workspace_id)
-        else:
-            async with connection.app.state.runtime.sessionmaker() as own:
-                decision = await authorizer.is_allowed(own, principal, permission, org_id, workspace_id)
+        if session is None:  # opened lazily: the unit of work adopts it, or the middleware closes it
+            session = connection.app.state.runtime.sessionmaker()
+            connection.scope[REQUEST_SESSION] = session  # type: ignore[literal-required]
+        decision = await authorizer.is_allowed(session, principal, permission, org_id, workspace_id)
         if decision is None:
             raise NotFound()
         if not decision:

@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from platform_core.auth import Authorizer, CredentialResolver
 from platform_core.broker import EngineProvider, create_broker, declare_drain_actors, nudge
 from platform_core.config import Settings
-from platform_core.db import create_engine, create_sessionmaker
+from platform_core.db import asyncpg_dsn, create_engine, create_sessionmaker
 from platform_core.events import EventBus
+from platform_core.hot_cache import SESSION_INFO_KEY, HotCaches
 from platform_core.module import ModuleSpec
 from platform_core.outbox import OutboxRelaySpec, RelayTuning
 from platform_core.rate_limit import RateLimiter
@@ -72,8 +73,11 @@ class Runtime:
         self.engines = EngineProvider(settings.database_url, settings.db_pool_size)
         declare_drain_actors(self.broker, self.registry.relays, self.engines, self.tuning)
         self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-        self.sessionmaker = create_sessionmaker(self.engine)
-        self.uow = UnitOfWorkFactory(self.sessionmaker, self.registry.bus, self._request_drain, settings)
+        self.caches = HotCaches(asyncpg_dsn(settings.database_url))
+        self.sessionmaker = create_sessionmaker(self.engine, info={SESSION_INFO_KEY: self.caches})
+        self.uow = UnitOfWorkFactory(
+            self.sessionmaker, self.registry.bus, self._request_drain, settings, self.caches
+        )
         self._redis: Redis | None = None
 
     @property
@@ -91,6 +95,7 @@ class Runtime:
         await nudge(self.broker, relay_name)
 
     async def dispose(self) -> None:
+        await self.caches.close()
         await self.engine.dispose()
         if self._redis is not None:
             await self._redis.aclose()

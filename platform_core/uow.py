@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Any
 
 import msgspec
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from platform_core.auth import Principal
 from platform_core.config import Settings
 from platform_core.events import SYSTEM_ACTOR, Actor, Event, EventBus, Subject
+from platform_core.hot_cache import CHANNEL, HotCaches, notify_payloads
 
 log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None] | None]
 DrainRequester = Callable[[str], Awaitable[None]]
+
+_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :payload)")
 
 
 class RequestContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,8 +40,10 @@ class UnitOfWork:
         context: RequestContext | None = None,
         drain_requester: DrainRequester | None = None,
         settings: Settings | None = None,
+        caches: HotCaches | None = None,
     ) -> None:
         self.settings = settings or Settings()
+        self.caches = caches
         self.session = session
         self._drain_requester = drain_requester
         self.bus = bus
@@ -45,6 +51,7 @@ class UnitOfWork:
         self.context = context or RequestContext()
         self.published: list[Event] = []
         self._after_commit: dict[str, AfterCommit] = {}
+        self._invalidations = 0
 
     @property
     def actor(self) -> Actor:
@@ -85,6 +92,21 @@ class UnitOfWork:
         """Run `hook` once after a successful commit; the same key registers only once."""
         self._after_commit.setdefault(key, hook)
 
+    async def invalidate(self, cache: str, tags: Iterable[str] | None = None) -> None:
+        """Announce that this transaction changes what `cache` holds for `tags` (None: all of
+        it). Every process drops those entries when, and only if, the transaction commits."""
+        tag_list = None if tags is None else list(tags)
+        if tag_list is not None and not tag_list:
+            return
+        for payload in notify_payloads(cache, tag_list):
+            await self.session.execute(_NOTIFY, {"payload": payload})
+        caches = self.caches
+        if caches is not None:
+            self._invalidations += 1
+            self.after_commit(
+                f"invalidate:{self._invalidations}", lambda: caches.invalidate_locally(cache, tag_list)
+            )
+
     def request_drain(self, relay_name: str) -> None:
         """Nudge the workers to drain `relay_name`'s outbox once this transaction commits."""
         requester = self._drain_requester
@@ -116,11 +138,13 @@ class UnitOfWorkFactory:
         bus: EventBus,
         drain_requester: DrainRequester | None = None,
         settings: Settings | None = None,
+        caches: HotCaches | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.bus = bus
         self.drain_requester = drain_requester
         self.settings = settings
+        self.caches = caches
 
     def __call__(
         self,
@@ -158,6 +182,7 @@ class UnitOfWorkScope:
             self._context,
             self._factory.drain_requester,
             self._factory.settings,
+            self._factory.caches,
         )
         return self._uow
 

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from modules.entitlements.cli import COMMANDS
 from modules.entitlements.routes import CONTROLLERS
+from modules.entitlements.services.check import invalidate_checks
+from platform_core.events import Subscription
 from platform_core.module import ModuleSpec
 
 MODULE = ModuleSpec(
-    name="entitlements", schema="entitlements", route_handlers=CONTROLLERS, cli_commands=COMMANDS
+    name="entitlements",
+    schema="entitlements",
+    route_handlers=CONTROLLERS,
+    subscriptions=[
+        Subscription("entitlements.*", invalidate_checks),
+        Subscription("organization.*", invalidate_checks),
+    ],
+    cli_commands=COMMANDS,
 )

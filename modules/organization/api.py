@@ -11,6 +11,7 @@ from modules.organization.models import OrgMember, Workspace
 from modules.organization.services import authz, common, organizations
 from modules.organization.services.assignments import grant_operator
 from platform_core.auth import Principal
+from platform_core.hot_cache import HotCaches
 from platform_core.uow import UnitOfWork
 
 create_organization = organizations.create_organization
@@ -37,6 +38,21 @@ async def is_allowed(
     if principal.is_platform_admin:
         return True
     return await authz.guard_answer(uow.session, principal, permission, org_id, workspace_id)
+
+
+def allowed_from_cache(
+    caches: HotCaches | None,
+    principal: Principal,
+    permission: str,
+    org_id: uuid.UUID,
+    workspace_id: uuid.UUID | None = None,
+) -> bool:
+    """True when this process's hot cache holds an allowing decision for exactly this question
+    (no database round trip); False means "ask `is_allowed`", not "denied"."""
+    if principal.is_platform_admin:
+        return True
+    decision = authz.cached_decision(caches, principal, permission, org_id, workspace_id)
+    return decision is not None and decision.allowed
 
 
 async def ensure_writable(uow: UnitOfWork, org_id: uuid.UUID) -> None:

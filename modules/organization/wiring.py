@@ -6,8 +6,8 @@ from modules.identity.contracts import PERSON_MERGED
 from modules.organization.cli import COMMANDS
 from modules.organization.contracts import SERVICE_ACCOUNT_KEY_PREFIX
 from modules.organization.routes import CONTROLLERS
-from modules.organization.services.authz import OrganizationAuthorizer
-from modules.organization.services.keys import resolve_service_account_key
+from modules.organization.services.authz import OrganizationAuthorizer, invalidate_decisions
+from modules.organization.services.keys import invalidate_credentials, resolve_service_account_key
 from modules.organization.services.merges import on_person_merged
 from platform_core.events import Subscription
 from platform_core.module import ModuleSpec
@@ -16,7 +16,12 @@ MODULE = ModuleSpec(
     name="organization",
     schema="organization",
     route_handlers=CONTROLLERS,
-    subscriptions=[Subscription(PERSON_MERGED, on_person_merged)],
+    subscriptions=[
+        Subscription(PERSON_MERGED, on_person_merged),
+        Subscription("organization.*", invalidate_decisions),
+        Subscription("organization.*", invalidate_credentials),
+        Subscription("identity.person.*", invalidate_decisions),
+    ],
     credential_resolvers={SERVICE_ACCOUNT_KEY_PREFIX: resolve_service_account_key},
     authorizer=OrganizationAuthorizer(),
     cli_commands=COMMANDS,

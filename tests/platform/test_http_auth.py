@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from modules.identity import api as identity_api
 from platform_core.runtime import Runtime
@@ -45,11 +44,8 @@ async def test_revoked_credential_is_401(client: httpx.AsyncClient, runtime: Run
     headers = {"Authorization": f"Bearer {issued.token}"}
     # a valid credential without permission is authenticated (so not a 401)
     assert (await client.get(PERSON, headers=headers)).status_code != 401
-    async with runtime.engine.begin() as conn:
-        await conn.execute(
-            text("UPDATE identity.personal_access_tokens SET revoked_at = now() WHERE id = :id"),
-            {"id": issued.id},
-        )
+    async with runtime.uow() as uow:
+        await identity_api.revoke_token(uow, person_id=person.id, token_id=issued.id)
     assert_problem(await client.get(PERSON, headers=headers), 401, "invalid_credential")
 
 

@@ -20,6 +20,7 @@ from modules.entitlements.services import check as checks
 from modules.entitlements.services import ingest, orgs, trail
 from platform_core.auth import Principal
 from platform_core.errors import InvalidRequest, NotFound
+from platform_core.hot_routes import hot_get
 from platform_core.http import runtime_of
 from platform_core.http_auth import requires
 from platform_core.idempotency import idempotent
@@ -112,7 +113,7 @@ class UsageController(Controller):
         )
         return await trail.list_usage(uow, org_id, flt, limit=check_limit(limit), cursor=cursor)
 
-    @get(
+    @hot_get(
         "/check",
         guards=[declares(perm.CHECK)],
         summary="May the workspace use this key (for `quantity` more: a preflight that consumes nothing)?",
@@ -128,9 +129,13 @@ class UsageController(Controller):
     ) -> CheckResult:
         _check_quantity(quantity)
         runtime = runtime_of(state)
-        located = await checks.check_pooled(runtime.engine, workspace, key, quantity)
+        located = await checks.check_pooled(runtime.engine, runtime.caches, workspace, key, quantity)
         principal = request.scope.get("user")
-        if located is not None and isinstance(principal, Principal) and principal.is_platform_admin:
+        if (
+            located is not None
+            and isinstance(principal, Principal)
+            and orgs.allowed_cached(runtime.caches, principal, perm.CHECK, located.org_id, workspace)
+        ):
             return located.result
         # RBAC, and telling a pool-less workspace from a foreign one, need a unit of work
         async with runtime.uow(principal if isinstance(principal, Principal) else None) as uow:

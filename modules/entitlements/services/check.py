@@ -7,7 +7,7 @@ function says whether the stored running total still belongs to the current peri
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,10 +21,13 @@ from modules.entitlements.services.aggregation import ZERO, UsageState
 from modules.entitlements.services.driver import connection, translated_errors
 from modules.entitlements.services.periods import Cycle, period_of
 from platform_core.clock import utcnow
+from platform_core.db import driver_of
+from platform_core.events import Event
+from platform_core.hot_cache import HotCache, HotCaches
 from platform_core.uow import UnitOfWork
 
 _COLUMNS = """
-       pa.org_id, rk.id AS rk_id, rk.kind AS rk_kind,
+       pa.org_id, pa.pool_id, rk.id AS rk_id, rk.kind AS rk_kind,
        be.schedule::text AS b_schedule,
        ne.id AS ne_id, ne.kind AS ne_kind, ne.aggregation, ne.reset_period, ne.enforcement,
        ne.cycle_anchor, ne.cycle_interval, ne.cycle_interval_count, ne.schedule::text AS n_schedule,
@@ -128,14 +131,45 @@ async def check_on(conn: Any, workspace_id: uuid.UUID, key: str, quantity: Decim
     return Located(row["org_id"], evaluate(row, key, quantity, now))
 
 
+CHECK_CACHE = "entitlements.check"
+CHECK_TTL_SECONDS = 30.0
+
+
 async def check_pooled(
-    engine: AsyncEngine, workspace_id: uuid.UUID, key: str, quantity: Decimal | None
+    engine: AsyncEngine, caches: HotCaches | None, workspace_id: uuid.UUID, key: str, quantity: Decimal | None
 ) -> Located | None:
-    """The HTTP hot path: a pooled connection without a session or unit of work around it
-    (their set-up costs more than the query itself)."""
-    async with engine.connect() as conn, translated_errors():
-        raw = await conn.get_raw_connection()
-        return await check_on(raw.driver_connection, workspace_id, key, quantity)
+    """The HTTP hot path. The materialized row of (workspace, key) comes from the process's hot
+    cache, else from one query on a pooled connection (no session or unit of work: their set-up
+    costs more than the query); the answer is evaluated afresh from it on every call, so limits
+    in force, expiry and period rollover follow the clock. Ingesting usage into the pool,
+    (re)materializing it, and any entitlements or organization event invalidate the row."""
+    cache: HotCache[tuple[uuid.UUID, str], Any] | None = (
+        caches.cache(CHECK_CACHE, ttl_seconds=CHECK_TTL_SECONDS) if caches else None
+    )
+    row = cache.get((workspace_id, key)) if cache else None
+    if row is None:
+        ticket = cache.ticket() if cache else 0
+        async with engine.connect() as conn, translated_errors():
+            row = await (await driver_of(conn)).fetchrow(CHECK_ONE, workspace_id, key, utcnow())
+        if row is None:
+            return None
+        if cache:
+            cache.put((workspace_id, key), row, (pool_tag(row["pool_id"]),), ticket)
+    return Located(row["org_id"], evaluate(row, key, quantity, utcnow()))
+
+
+def pool_tag(pool_id: uuid.UUID) -> str:
+    return f"pool:{pool_id}"
+
+
+async def invalidate_pools(uow: UnitOfWork, pool_ids: Iterable[uuid.UUID]) -> None:
+    """This transaction changes what checks of these pools' workspaces answer."""
+    await uow.invalidate(CHECK_CACHE, sorted({pool_tag(p) for p in pool_ids}))
+
+
+async def invalidate_checks(uow: UnitOfWork, _event: Event) -> None:
+    """Subscriber: any entitlements or organization event may change any check's row."""
+    await uow.invalidate(CHECK_CACHE)
 
 
 async def check_many(

@@ -35,6 +35,7 @@ from modules.entitlements.contracts import (
 )
 from modules.entitlements.services import aggregation, orgs, schedule
 from modules.entitlements.services.aggregation import ZERO, UsageState
+from modules.entitlements.services.check import invalidate_pools
 from modules.entitlements.services.driver import connection, translated_errors
 from modules.entitlements.services.periods import Cycle, Period, period_of
 from platform_core.clock import utcnow
@@ -276,6 +277,7 @@ async def _ingest(uow: UnitOfWork, org_id: uuid.UUID, events: Sequence[UsageEven
     if patches:
         await conn.execute(PATCH_EVENTS, org_id, _ENCODE(patches).decode())
     await _write_totals(conn, totals)
+    await invalidate_pools(uow, {t.target.pool_id for t in totals.values() if t.changed and t.target.pool_id})
     await _publish_overage(uow, org_id, totals)
 
     final = [r for r in results if r is not None]

@@ -29,6 +29,7 @@ from modules.entitlements.models import (
     ResourcePool,
 )
 from modules.entitlements.services import schedule
+from modules.entitlements.services.check import invalidate_pools
 from modules.entitlements.services.schedule import Window
 from platform_core.clock import utcnow
 from platform_core.errors import Conflict, NotFound
@@ -95,6 +96,7 @@ async def materialize_pool(uow: UnitOfWork, pool: ResourcePool) -> None:
             flags[rk.id].append(Window(prov.starts_at, prov.ends_at, value, (prov.id.bytes,)))
     await _write_numeric(uow, pool, numeric, now)
     await _write_boolean(uow, pool, flags, now)
+    await invalidate_pools(uow, [pool.id])
 
 
 async def _write_numeric(

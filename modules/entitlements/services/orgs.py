@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 
 from modules.organization import api as org_api
+from platform_core.auth import Principal
 from platform_core.errors import Forbidden, NotFound, Unauthenticated
+from platform_core.hot_cache import HotCaches
 from platform_core.http_auth import scope_allows
 from platform_core.uow import UnitOfWork
 
@@ -44,6 +46,20 @@ async def authorize(
         raise NotFound()
     if not decision:
         raise Forbidden(f"{permission} is required", code="permission_denied")
+
+
+def allowed_cached(
+    caches: HotCaches | None,
+    principal: Principal,
+    permission: str,
+    org_id: uuid.UUID,
+    workspace_id: uuid.UUID | None = None,
+) -> bool:
+    """`authorize` would let this through, known without a database round trip (a platform
+    admin, or an allowing RBAC decision in the process's hot cache). False: call `authorize`."""
+    if not principal.is_platform_admin and not scope_allows(principal, permission):
+        return False
+    return org_api.allowed_from_cache(caches, principal, permission, org_id, workspace_id)
 
 
 async def require_platform(uow: UnitOfWork, permission: str) -> None:

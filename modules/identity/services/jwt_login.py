@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from modules.identity.services.users import login, profile_from_claims
-from platform_core.auth import CredentialContext, Principal
+from platform_core.auth import CredentialContext, Principal, SessionSource
 from platform_core.events import EventBus
 from platform_core.oidc import InvalidToken, verifier_for
 from platform_core.uow import RequestContext, UnitOfWork
@@ -29,7 +27,7 @@ def _login_time(claims: dict[str, object]) -> datetime | None:
     return None
 
 
-async def resolve_jwt(session: AsyncSession, token: str, context: CredentialContext) -> Principal | None:
+async def resolve_jwt(sessions: SessionSource, token: str, context: CredentialContext) -> Principal | None:
     settings = context.settings
     verifier = verifier_for(settings) if settings is not None else None
     if verifier is None:
@@ -42,6 +40,7 @@ async def resolve_jwt(session: AsyncSession, token: str, context: CredentialCont
     if claims.get("typ") not in ACCESS_TOKEN_TYPES:
         log.info("JWT refused: typ %r is not an access token", claims.get("typ"))
         return None
+    session = sessions()
 
     def make_uow() -> UnitOfWork:
         return UnitOfWork(
@@ -49,6 +48,7 @@ async def resolve_jwt(session: AsyncSession, token: str, context: CredentialCont
             context.bus or EventBus(),
             context=RequestContext(source_ip=context.source_ip, user_agent=context.user_agent),
             settings=settings,
+            caches=context.caches,
         )
 
     found = await login(session, profile_from_claims(claims), _login_time(claims), make_uow)

@@ -1,18 +1,19 @@
 """Personal access tokens: issue, list, revoke, and resolve a bearer token into a Principal.
 
-A token is looked up by its peppered HMAC on every request (no cache), so a revocation is
-effective on the very next request. `last_used_at` is written at most once a minute per token,
-not on every request."""
+A token is looked up by its peppered HMAC, in the process's hot cache first (see
+`platform_core.hot_cache`): a revocation commits a cache invalidation with it, so it is effective
+on the very next request in every process. `last_used_at` is written at most once a minute per
+token and process, not on every request."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
 
+import msgspec
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from modules.identity.contracts import TOKEN_CREATED, TOKEN_REVOKED, IssuedToken
+from modules.identity.contracts import PERSON_MERGED, TOKEN_CREATED, TOKEN_REVOKED, IssuedToken
 from modules.identity.models import PersonalAccessToken
 from modules.identity.schemas import TokenInfo
 from modules.identity.services.hot_reads import fetch_row
@@ -20,6 +21,7 @@ from platform_core.auth import (
     PLATFORM_ADMIN_SCOPE,
     CredentialContext,
     Principal,
+    SessionSource,
     display_prefix,
     hash_secret,
     new_secret,
@@ -27,7 +29,8 @@ from platform_core.auth import (
 )
 from platform_core.clock import utcnow
 from platform_core.errors import Forbidden, NotFound, Unprocessable
-from platform_core.events import Subject
+from platform_core.events import Event, Subject
+from platform_core.hot_cache import HotCache, HotCaches
 from platform_core.http_auth import scope_allows
 from platform_core.pagination import Page, keyset, page_of
 from platform_core.uow import UnitOfWork
@@ -157,22 +160,80 @@ _TOUCH = (
 )
 
 
-async def resolve_pat(session: AsyncSession, token: str, context: CredentialContext) -> Principal | None:
-    if not secret_is_well_formed(token, PAT_PREFIX):
-        return None
-    row = await fetch_row(session, _LOOKUP, hash_secret(token, context.pepper))
-    if row is None or row["revoked_at"] is not None:
+CREDENTIALS_CACHE = "identity.credentials"
+CREDENTIALS_TTL_SECONDS = 60.0
+
+
+class _PatRecord(msgspec.Struct, frozen=True):
+    """What a request needs of a token, as cached per process (keyed by the secret's HMAC)."""
+
+    id: uuid.UUID
+    scopes: frozenset[str]
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    person_id: uuid.UUID
+    display_name: str
+
+    @property
+    def tags(self) -> tuple[str, str]:
+        return (f"personal_access_token:{self.id}", f"person:{self.person_id}")
+
+
+def _credentials_cache(caches: HotCaches | None) -> HotCache[bytes, _PatRecord] | None:
+    return caches.cache(CREDENTIALS_CACHE, ttl_seconds=CREDENTIALS_TTL_SECONDS) if caches else None
+
+
+async def _pat_record(session: SessionSource, digest: bytes, caches: HotCaches | None) -> _PatRecord | None:
+    """From the hot cache, else from the database (then cached). Revoking a token, and any
+    change to its person, invalidate the entry (`invalidate_credentials`)."""
+    cache = _credentials_cache(caches)
+    record = cache.get(digest) if cache else None
+    if record is None:
+        ticket = cache.ticket() if cache else 0
+        row = await fetch_row(session(), _LOOKUP, digest)
+        if row is None:
+            return None
+        record = _PatRecord(
+            row["id"], frozenset(row["scopes"]), row["expires_at"], row["revoked_at"], row["last_used_at"],
+            row["person_id"], row["display_name"],
+        )  # fmt: skip
+        if cache:
+            cache.put(digest, record, record.tags, ticket)
+    return record
+
+
+async def resolve_pat(session: SessionSource, token: str, context: CredentialContext) -> Principal | None:
+    digest = hash_secret(token, context.pepper)
+    cached = _credentials_cache(context.caches)
+    if (cached is None or cached.get(digest) is None) and not secret_is_well_formed(token, PAT_PREFIX):
+        return None  # malformed: no database read (checked only for tokens not in the cache)
+    record = await _pat_record(session, digest, context.caches)
+    if record is None or record.revoked_at is not None:
         return None
     now = utcnow()
-    if row["expires_at"] is not None and row["expires_at"] <= now:
+    if record.expires_at is not None and record.expires_at <= now:
         return None
-    if row["last_used_at"] is None or row["last_used_at"] < now - TOUCH_INTERVAL:
-        await session.execute(_TOUCH, {"token_id": row["id"], "now": now})
+    if record.last_used_at is None or record.last_used_at < now - TOUCH_INTERVAL:
+        cache = _credentials_cache(context.caches)
+        ticket = cache.ticket() if cache else 0
+        await session().execute(_TOUCH, {"token_id": record.id, "now": now})
+        if cache:
+            cache.put(digest, msgspec.structs.replace(record, last_used_at=now), record.tags, ticket)
     return Principal(
         type="person",
-        id=row["person_id"],
-        name=row["display_name"],
-        scopes=frozenset(row["scopes"]),
-        credential_id=row["id"],
+        id=record.person_id,
+        name=record.display_name,
+        scopes=record.scopes,
+        credential_id=record.id,
         source_ip=context.source_ip,
     )
+
+
+async def invalidate_credentials(uow: UnitOfWork, event: Event) -> None:
+    """Subscriber to identity's events: drop cached tokens of the changed token or person (a
+    merge moves tokens between persons: everything)."""
+    if event.type == PERSON_MERGED:
+        await uow.invalidate(CREDENTIALS_CACHE)
+    else:
+        await uow.invalidate(CREDENTIALS_CACHE, [f"{event.subject.type}:{event.subject.id}"])

@@ -19,6 +19,9 @@ from modules.organization.models import (
 )
 from platform_core.auth import Principal
 from platform_core.errors import Conflict
+from platform_core.events import Event
+from platform_core.hot_cache import HotCache, HotCaches, caches_of
+from platform_core.uow import UnitOfWork
 
 # Hand-written SQL on the authorization hot path: building these statements with the ORM's
 # expression language cost more CPU per request than executing them.
@@ -182,6 +185,67 @@ class OrganizationAuthorizer:
         return await guard_answer(session, principal, permission, org_id, workspace_id)
 
 
+AUTHZ_CACHE = "organization.authz"
+AUTHZ_TTL_SECONDS = 60.0
+_DecisionKey = tuple[str, uuid.UUID, uuid.UUID | None, str, uuid.UUID | None, uuid.UUID | None]
+
+
+def _decision_key(
+    principal: Principal, permission: str, org_id: uuid.UUID | None, workspace_id: uuid.UUID | None
+) -> _DecisionKey:
+    own_org = principal.org_id if principal.type == "service_account" else None
+    return (principal.type, principal.id, own_org, permission, org_id, workspace_id)
+
+
+def _authz_cache(caches: HotCaches | None) -> HotCache[_DecisionKey, AuthzDecision] | None:
+    return caches.cache(AUTHZ_CACHE, ttl_seconds=AUTHZ_TTL_SECONDS) if caches else None
+
+
+def cached_decision(
+    caches: HotCaches | None,
+    principal: Principal,
+    permission: str,
+    org_id: uuid.UUID | None,
+    workspace_id: uuid.UUID | None = None,
+) -> AuthzDecision | None:
+    """The decision `guard_answer` last made for exactly this question, if still cached."""
+    cache = _authz_cache(caches)
+    return cache.get(_decision_key(principal, permission, org_id, workspace_id)) if cache else None
+
+
+async def decide(
+    session: AsyncSession,
+    principal: Principal,
+    permission: str,
+    org_id: uuid.UUID | None,
+    workspace_id: uuid.UUID | None = None,
+) -> AuthzDecision:
+    """`evaluate` for a principal, through the process's hot cache: any organization event
+    (roles, assignments, members, workspaces, status) and any person merge or erasure drop
+    every cached decision (`invalidate_decisions`)."""
+    cache = _authz_cache(caches_of(session))
+    key = _decision_key(principal, permission, org_id, workspace_id)
+    decision = cache.get(key) if cache else None
+    if decision is None:
+        ticket = cache.ticket() if cache else 0
+        decision = await evaluate(
+            session,
+            principal_type=principal.type,
+            principal_id=principal.id,
+            permission=permission,
+            org_id=org_id,
+            workspace_id=workspace_id,
+            principal_org_id=key[2],
+        )
+        if cache:
+            cache.put(key, decision, (), ticket)
+    return decision
+
+
+async def invalidate_decisions(uow: UnitOfWork, _event: Event) -> None:
+    await uow.invalidate(AUTHZ_CACHE)
+
+
 async def guard_answer(
     session: AsyncSession,
     principal: Principal,
@@ -191,15 +255,7 @@ async def guard_answer(
 ) -> bool | None:
     """The guard's three-way answer (True / False → 403 / None → 404); a write to a frozen or
     archived organization raises 409 `organization_frozen`."""
-    decision = await evaluate(
-        session,
-        principal_type=principal.type,
-        principal_id=principal.id,
-        permission=permission,
-        org_id=org_id,
-        workspace_id=workspace_id,
-        principal_org_id=principal.org_id if principal.type == "service_account" else None,
-    )
+    decision = await decide(session, principal, permission, org_id, workspace_id)
     if not decision.standing:
         return None
     if decision.reason == "organization_frozen":

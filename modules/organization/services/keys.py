@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import msgspec
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from modules.organization.contracts import (
     SERVICE_ACCOUNT_KEY_CREATED,
@@ -24,6 +24,7 @@ from modules.organization.services.service_accounts import get_account
 from platform_core.auth import (
     CredentialContext,
     Principal,
+    SessionSource,
     display_prefix,
     hash_secret,
     new_secret,
@@ -31,7 +32,8 @@ from platform_core.auth import (
 )
 from platform_core.clock import utcnow
 from platform_core.errors import Forbidden, NotFound, Unprocessable
-from platform_core.events import Subject
+from platform_core.events import Event, Subject
+from platform_core.hot_cache import HotCache, HotCaches
 from platform_core.pagination import Page, page_of
 from platform_core.uow import UnitOfWork
 
@@ -174,47 +176,116 @@ def _ip_allowed(networks: list[Network], source_ip: str | None) -> bool:
     return any(address in network for network in networks)
 
 
-async def resolve_service_account_key(
-    session: AsyncSession, token: str, context: CredentialContext
-) -> Principal | None:
-    if not secret_is_well_formed(token, SERVICE_ACCOUNT_KEY_PREFIX):
-        return None
-    row = (
-        await session.execute(
-            select(
-                ServiceAccountKey.id,
-                ServiceAccountKey.scopes,
-                ServiceAccountKey.expires_at,
-                ServiceAccountKey.revoked_at,
-                ServiceAccountKey.allowed_ips,
-                ServiceAccountKey.allowed_origins,
-                ServiceAccountKey.rate_limit_per_min,
-                ServiceAccount.id.label("account_id"),
-                ServiceAccount.org_id,
-                ServiceAccount.name,
-                ServiceAccount.disabled_at,
-            )
-            .join(ServiceAccount, ServiceAccount.id == ServiceAccountKey.service_account_id)
-            .where(ServiceAccountKey.secret_hash == hash_secret(token, context.pepper))
+CREDENTIALS_CACHE = "organization.credentials"
+CREDENTIALS_TTL_SECONDS = 60.0
+TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+class _KeyRecord(msgspec.Struct, frozen=True):
+    """What a request needs of a service-account key, as cached per process (keyed by the
+    secret's HMAC)."""
+
+    id: uuid.UUID
+    scopes: frozenset[str]
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    allowed_ips: tuple[Network, ...]
+    allowed_origins: frozenset[str]
+    rate_limit_per_min: int | None
+    last_used_at: datetime | None
+    account_id: uuid.UUID
+    org_id: uuid.UUID
+    name: str
+    disabled_at: datetime | None
+
+    @property
+    def tags(self) -> tuple[str, str, str]:
+        return (
+            f"service_account_key:{self.id}",
+            f"service_account:{self.account_id}",
+            f"organization:{self.org_id}",
         )
-    ).first()
-    if row is None or row.revoked_at is not None or row.disabled_at is not None:
+
+
+_KEY_LOOKUP = select(
+    ServiceAccountKey.id,
+    ServiceAccountKey.scopes,
+    ServiceAccountKey.expires_at,
+    ServiceAccountKey.revoked_at,
+    ServiceAccountKey.allowed_ips,
+    ServiceAccountKey.allowed_origins,
+    ServiceAccountKey.rate_limit_per_min,
+    ServiceAccountKey.last_used_at,
+    ServiceAccount.id.label("account_id"),
+    ServiceAccount.org_id,
+    ServiceAccount.name,
+    ServiceAccount.disabled_at,
+).join(ServiceAccount, ServiceAccount.id == ServiceAccountKey.service_account_id)
+
+
+def _credentials_cache(caches: HotCaches | None) -> HotCache[bytes, _KeyRecord] | None:
+    return caches.cache(CREDENTIALS_CACHE, ttl_seconds=CREDENTIALS_TTL_SECONDS) if caches else None
+
+
+async def _key_record(session: SessionSource, digest: bytes, caches: HotCaches | None) -> _KeyRecord | None:
+    """From the hot cache, else from the database (then cached). Revoking the key, and any
+    change to its account or organization, invalidate the entry (`invalidate_credentials`)."""
+    cache = _credentials_cache(caches)
+    record = cache.get(digest) if cache else None
+    if record is None:
+        ticket = cache.ticket() if cache else 0
+        row = (await session().execute(_KEY_LOOKUP.where(ServiceAccountKey.secret_hash == digest))).first()
+        if row is None:
+            return None
+        record = _KeyRecord(
+            row.id, frozenset(row.scopes), row.expires_at, row.revoked_at, tuple(row.allowed_ips),
+            frozenset(row.allowed_origins), row.rate_limit_per_min, row.last_used_at, row.account_id,
+            row.org_id, row.name, row.disabled_at,
+        )  # fmt: skip
+        if cache:
+            cache.put(digest, record, record.tags, ticket)
+    return record
+
+
+async def resolve_service_account_key(
+    session: SessionSource, token: str, context: CredentialContext
+) -> Principal | None:
+    digest = hash_secret(token, context.pepper)
+    cached = _credentials_cache(context.caches)
+    if (cached is None or cached.get(digest) is None) and not secret_is_well_formed(
+        token, SERVICE_ACCOUNT_KEY_PREFIX
+    ):
+        return None  # malformed: no database read (checked only for keys not in the cache)
+    record = await _key_record(session, digest, context.caches)
+    if record is None or record.revoked_at is not None or record.disabled_at is not None:
         return None
-    if row.expires_at is not None and row.expires_at <= utcnow():
+    now = utcnow()
+    if record.expires_at is not None and record.expires_at <= now:
         return None
-    if not _ip_allowed(list(row.allowed_ips), context.source_ip):
+    if not _ip_allowed(list(record.allowed_ips), context.source_ip):
         raise Forbidden("this key may not be used from your IP address", code="ip_not_allowed")
     origin = normalise_origin(context.origin) if context.origin is not None else None
-    if origin is not None and row.allowed_origins and origin not in row.allowed_origins:
+    if origin is not None and record.allowed_origins and origin not in record.allowed_origins:
         raise Forbidden("this key may not be used from this origin", code="origin_not_allowed")
-    await session.execute(_TOUCH, {"id": row.id})
+    if record.last_used_at is None or record.last_used_at < now - TOUCH_INTERVAL:
+        cache = _credentials_cache(context.caches)
+        ticket = cache.ticket() if cache else 0
+        await session().execute(_TOUCH, {"id": record.id})
+        if cache:
+            cache.put(digest, msgspec.structs.replace(record, last_used_at=now), record.tags, ticket)
     return Principal(
         type="service_account",
-        id=row.account_id,
-        name=row.name,
-        org_id=row.org_id,
-        scopes=frozenset(row.scopes),
-        credential_id=row.id,
+        id=record.account_id,
+        name=record.name,
+        org_id=record.org_id,
+        scopes=record.scopes,
+        credential_id=record.id,
         source_ip=context.source_ip,
-        rate_limit_per_min=row.rate_limit_per_min,
+        rate_limit_per_min=record.rate_limit_per_min,
     )
+
+
+async def invalidate_credentials(uow: UnitOfWork, event: Event) -> None:
+    """Subscriber to organization's events: drop cached keys of the changed key, account or
+    organization."""
+    await uow.invalidate(CREDENTIALS_CACHE, [f"{event.subject.type}:{event.subject.id}"])

@@ -1,0 +1,82 @@
+"""Per-request Prometheus metrics, the same series Litestar's Prometheus plugin exports
+(`litestar_requests_total`, `litestar_request_duration_seconds`, `litestar_requests_in_progress`,
+`litestar_requests_error_total`; labels method, path template, status_code, app_name), written
+by a lean ASGI middleware: the plugin's middleware builds a Request and several label dicts per
+request, which cost a hot endpoint a fifth of its time. Label children are looked up once per
+(method, route, status) and kept."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Counter, Gauge, Histogram
+
+PREFIX = "litestar"
+LABELS = ("method", "path", "status_code", "app_name")
+
+REQUESTS = Counter(f"{PREFIX}_requests_total", "Total requests", LABELS)
+DURATION = Histogram(f"{PREFIX}_request_duration_seconds", "Request duration, in seconds", LABELS)
+ERRORS = Counter(f"{PREFIX}_requests_error_total", "Total errors in requests", LABELS)
+IN_PROGRESS = Gauge(
+    f"{PREFIX}_requests_in_progress",
+    "Total requests currently in progress",
+    ("method", "path", "app_name"),
+    multiprocess_mode="livesum",
+)
+
+
+class RequestMetricsMiddleware:
+    def __init__(
+        self, app: ASGIApp, app_name: str, exclude_prefixes: tuple[str, ...] = ("/metrics",)
+    ) -> None:
+        self.app = app
+        self.app_name = app_name
+        self.exclude = exclude_prefixes
+        self._done: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._running: dict[tuple[str, str], Any] = {}
+
+    def _finished(self, method: str, path: str, status: int) -> tuple[Any, Any]:
+        children = self._done.get((method, path, status))
+        if children is None:
+            values = (method, path, str(status), self.app_name)
+            children = self._done[(method, path, status)] = (
+                REQUESTS.labels(*values),
+                DURATION.labels(*values),
+            )
+        return children
+
+    def _in_progress(self, method: str, path: str) -> Any:
+        gauge = self._running.get((method, path))
+        if gauge is None:
+            gauge = self._running[(method, path)] = IN_PROGRESS.labels(method, path, self.app_name)
+        return gauge
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["path"].startswith(self.exclude):
+            await self.app(scope, receive, send)
+            return
+        method: str = scope["method"]  # type: ignore[typeddict-item]
+        path: str = scope.get("path_template") or scope["path"]  # type: ignore[assignment]
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        running = self._in_progress(method, path)
+        running.inc()
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            running.dec()
+            count, duration = self._finished(method, path, status)
+            count.inc()
+            duration.observe(time.perf_counter() - started)
+            if status >= 500:
+                ERRORS.labels(method, path, str(status), self.app_name).inc()
