@@ -5,7 +5,6 @@ decisions. It owns no credential table itself."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
@@ -122,4 +121,4 @@ def display_prefix(token: str) -> str:
 
 def hash_secret(token: str, pepper: str) -> bytes:
     """Peppered HMAC-SHA-256: secrets are high-entropy, so no slow hash is needed."""
-    return hmac.new(pepper.encode(), token.encode(), hashlib.sha256).digest()
+    return hmac.digest(pepper.encode(), token.encode(), "sha256")

@@ -19,10 +19,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Hashable, Iterable
+import weakref
+from collections.abc import Hashable, Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
 import asyncpg
+from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +134,7 @@ class HotCaches:
     listener starts on first use inside an event loop, and stops with `close()`."""
 
     def __init__(self, dsn: str | None) -> None:
+        _LIVE.add(self)
         self._dsn = dsn
         self._caches: dict[str, HotCache[Any, Any]] = {}
         self.coherent = False
@@ -227,3 +231,39 @@ class HotCaches:
                 await task
         self.coherent = False
         self._clear_all()
+
+
+_LIVE: weakref.WeakSet[HotCaches] = weakref.WeakSet()
+
+
+class _HotCacheCollector(Collector):
+    """`keel_hot_cache_*` series for /metrics, read at scrape time (nothing on the hot path)."""
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        lookups = CounterMetricFamily(
+            "keel_hot_cache_lookups", "Hot cache lookups by result", labels=["cache", "result"]
+        )
+        entries = GaugeMetricFamily("keel_hot_cache_entries", "Entries held", labels=["cache"])
+        coherent = GaugeMetricFamily(
+            "keel_hot_cache_listening", "1 while the invalidation listener is connected (caches in use)"
+        )
+        totals: dict[str, list[int]] = {}
+        listening = 0
+        for caches in list(_LIVE):
+            listening = max(listening, int(caches.coherent))
+            for name, (size, hits, misses) in caches.stats().items():
+                total = totals.setdefault(name, [0, 0, 0])
+                total[0] += size
+                total[1] += hits
+                total[2] += misses
+        for name, (size, hits, misses) in sorted(totals.items()):
+            lookups.add_metric([name, "hit"], hits)
+            lookups.add_metric([name, "miss"], misses)
+            entries.add_metric([name], size)
+        coherent.add_metric([], listening)
+        yield lookups
+        yield entries
+        yield coherent
+
+
+REGISTRY.register(_HotCacheCollector())

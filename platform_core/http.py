@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from platform_core.auth import Principal
 from platform_core.errors import EXCEPTION_HANDLERS, problem_response
+from platform_core.fast_lane import FastLane
 from platform_core.http_auth import BearerAuthMiddleware, adopt_request_session
 from platform_core.http_metrics import RequestMetricsMiddleware
 from platform_core.runtime import Runtime
@@ -124,4 +125,9 @@ def create_app(runtime: Runtime, *, debug: bool = False) -> Litestar:
         request_max_body_size=10 * 1024 * 1024,
         debug=debug,
     )
-    return Litestar.from_config(config)
+    app = Litestar.from_config(config)
+    if registry.fast_routes:  # in front of routing: see platform_core.fast_lane
+        app.asgi_handler = FastLane(
+            app.asgi_handler, runtime, registry.fast_routes, registry.resolvers, app_name="keel"
+        )
+    return app

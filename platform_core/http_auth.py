@@ -20,8 +20,24 @@ from platform_core.runtime import Registry, Runtime
 log = logging.getLogger(__name__)
 
 
-def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    header = connection.headers.get("authorization")
+def _request_headers(scope: Scope) -> dict[bytes, bytes]:
+    """The headers authentication reads, from the raw ASGI list in one pass (building Litestar's
+    Headers object for each costs more than the credential lookup from the cache)."""
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name in _AUTH_HEADERS:
+            found.setdefault(name, value)
+    return found
+
+
+_AUTH_HEADERS = frozenset({b"authorization", b"origin", b"user-agent"})
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None
+
+
+def _bearer(header: str | None) -> str:
     if not header:
         raise Unauthenticated("send an `Authorization: Bearer <token>` header", code="missing_credential")
     scheme, _, token = header.partition(" ")
@@ -87,13 +103,15 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        token = _bearer(connection)
+        headers = _request_headers(connection.scope)
+        token = _bearer(_text(headers.get(b"authorization")))
         runtime = connection.app.state.runtime
+        client = connection.scope.get("client")
         context = CredentialContext(
             pepper=runtime.settings.token_pepper,
-            source_ip=connection.client.host if connection.client else None,
-            origin=connection.headers.get("origin"),
-            user_agent=connection.headers.get("user-agent"),
+            source_ip=client[0] if client else None,
+            origin=_text(headers.get(b"origin")),
+            user_agent=_text(headers.get(b"user-agent")),
             settings=runtime.settings,
             bus=runtime.registry.bus,
             caches=runtime.caches,

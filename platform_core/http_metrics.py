@@ -28,6 +28,24 @@ IN_PROGRESS = Gauge(
 )
 
 
+_FINISHED: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+
+
+def observe(app_name: str, method: str, path: str, status: int, seconds: float) -> None:
+    """Count one finished request (label children are looked up once and kept)."""
+    children = _FINISHED.get((app_name, method, path, status))
+    if children is None:
+        values = (method, path, str(status), app_name)
+        children = _FINISHED[(app_name, method, path, status)] = (
+            REQUESTS.labels(*values),
+            DURATION.labels(*values),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
+    if status >= 500:
+        ERRORS.labels(method, path, str(status), app_name).inc()
+
+
 class RequestMetricsMiddleware:
     def __init__(
         self, app: ASGIApp, app_name: str, exclude_prefixes: tuple[str, ...] = ("/metrics",)
@@ -35,18 +53,7 @@ class RequestMetricsMiddleware:
         self.app = app
         self.app_name = app_name
         self.exclude = exclude_prefixes
-        self._done: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._running: dict[tuple[str, str], Any] = {}
-
-    def _finished(self, method: str, path: str, status: int) -> tuple[Any, Any]:
-        children = self._done.get((method, path, status))
-        if children is None:
-            values = (method, path, str(status), self.app_name)
-            children = self._done[(method, path, status)] = (
-                REQUESTS.labels(*values),
-                DURATION.labels(*values),
-            )
-        return children
 
     def _in_progress(self, method: str, path: str) -> Any:
         gauge = self._running.get((method, path))
@@ -75,8 +82,4 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, send_with_status)
         finally:
             running.dec()
-            count, duration = self._finished(method, path, status)
-            count.inc()
-            duration.observe(time.perf_counter() - started)
-            if status >= 500:
-                ERRORS.labels(method, path, str(status), self.app_name).inc()
+            observe(self.app_name, method, path, status, time.perf_counter() - started)

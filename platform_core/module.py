@@ -11,6 +11,7 @@ from litestar.types import ControllerRouterHandler
 
 from platform_core.auth import Authorizer, CredentialResolver
 from platform_core.events import Subscription
+from platform_core.fast_lane import FastHandler
 from platform_core.outbox import OutboxRelaySpec
 
 WebhookHandler = Callable[..., Any]
@@ -27,3 +28,6 @@ class ModuleSpec:
     authorizer: Authorizer | None = None
     cli_commands: Sequence[click.Command] = ()
     public_paths: Sequence[str] = ()  # path prefixes served without a credential
+    # GET paths also answered from the hot caches when possible (see platform_core.fast_lane);
+    # each must have an ordinary route too
+    fast_routes: Mapping[str, FastHandler] = field(default_factory=dict)

@@ -15,6 +15,7 @@ from platform_core.broker import EngineProvider, create_broker, declare_drain_ac
 from platform_core.config import Settings
 from platform_core.db import asyncpg_dsn, create_engine, create_sessionmaker
 from platform_core.events import EventBus
+from platform_core.fast_lane import FastHandler
 from platform_core.hot_cache import SESSION_INFO_KEY, HotCaches
 from platform_core.module import ModuleSpec
 from platform_core.outbox import OutboxRelaySpec, RelayTuning
@@ -42,6 +43,7 @@ class Registry:
     resolvers: dict[str, CredentialResolver] = field(default_factory=dict)
     authorizer: Authorizer | None = None
     public_paths: list[str] = field(default_factory=list)
+    fast_routes: dict[str, FastHandler] = field(default_factory=dict)
 
     @classmethod
     def of(cls, modules: Sequence[ModuleSpec]) -> Registry:
@@ -59,6 +61,7 @@ class Registry:
                     raise ValueError("only one module may declare the authorizer")
                 registry.authorizer = module.authorizer
             registry.public_paths.extend(module.public_paths)
+            registry.fast_routes.update(module.fast_routes)
         return registry
 
 

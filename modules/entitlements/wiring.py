@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from modules.entitlements.cli import COMMANDS
 from modules.entitlements.routes import CONTROLLERS
+from modules.entitlements.routes.fast_check import fast_check
 from modules.entitlements.services.check import invalidate_checks
 from platform_core.events import Subscription
 from platform_core.module import ModuleSpec
@@ -17,4 +18,5 @@ MODULE = ModuleSpec(
         Subscription("organization.*", invalidate_checks),
     ],
     cli_commands=COMMANDS,
+    fast_routes={"/entitlements/check": fast_check},
 )

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
@@ -28,7 +27,8 @@ from platform_core.pagination import Page, check_limit
 from platform_core.uow import UnitOfWork
 
 Cursor = Annotated[str | None, QueryParameter(max_length=500)]
-KeyParam = Annotated[str, QueryParameter(min_length=1, max_length=100)]
+KEY_MAX_LENGTH = 100
+KeyParam = Annotated[str, QueryParameter(min_length=1, max_length=KEY_MAX_LENGTH)]
 MAX_CHECK_QUANTITY = Decimal("1e15")
 
 
@@ -121,14 +121,13 @@ class UsageController(Controller):
     async def check(
         self,
         request: Request[Any, Any, Any],
-        state: State,
         workspace: FromQuery[uuid.UUID],
         key: KeyParam,
         quantity: FromQuery[Decimal | None] = None,
         org_id: FromQuery[uuid.UUID | None] = None,
     ) -> CheckResult:
         _check_quantity(quantity)
-        runtime = runtime_of(state)
+        runtime = runtime_of(request.app.state)
         located = await checks.check_pooled(runtime.engine, runtime.caches, workspace, key, quantity)
         principal = request.scope.get("user")
         if (

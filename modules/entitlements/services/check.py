@@ -57,14 +57,29 @@ CHECK_MANY = f"""SELECT q.i, q.ws, {_COLUMNS}
   {_JOINS}"""
 
 
-def evaluate(row: Any, key: str, quantity: Decimal | None, now: datetime) -> CheckResult:
+class CheckRow:
+    """A row of CHECK_ONE/CHECK_MANY with its schedules decoded once (it may be cached and
+    evaluated many times)."""
+
+    __slots__ = ("boolean_schedule", "numeric_schedule", "row")
+
+    def __init__(self, row: Any) -> None:
+        self.row = row
+        raw = row["b_schedule"]
+        self.boolean_schedule = schedule.decode(raw) if raw else None
+        raw = row["n_schedule"]
+        self.numeric_schedule = schedule.decode(raw) if raw else None
+
+
+def evaluate(prepared: CheckRow, key: str, quantity: Decimal | None, now: datetime) -> CheckResult:
     """The answer for one materialized row (pure)."""
+    row = prepared.row
     if row["rk_id"] is None:
         return CheckResult(key=key, allowed=False, kind=None, reason="unknown_resource_key")
     rk_kind = row["rk_kind"]
     if rk_kind != "numeric":
-        raw = row["b_schedule"]
-        seg = schedule.at(schedule.decode(raw), now) if raw else None
+        segments = prepared.boolean_schedule
+        seg = schedule.at(segments, now) if segments is not None else None
         if seg is None:
             return CheckResult(key=key, allowed=False, kind=rk_kind, reason="not_entitled")
         return CheckResult(
@@ -73,7 +88,7 @@ def evaluate(row: Any, key: str, quantity: Decimal | None, now: datetime) -> Che
     if row["ne_id"] is None:
         return CheckResult(key=key, allowed=False, kind=None, limit=ZERO, reason="not_entitled")
     kind = row["ne_kind"]
-    seg = schedule.at(schedule.decode(row["n_schedule"]), now)
+    seg = schedule.at(prepared.numeric_schedule or [], now)
     cycle = None
     if row["cycle_anchor"] is not None:
         cycle = Cycle(row["cycle_anchor"], row["cycle_interval"], row["cycle_interval_count"])
@@ -128,11 +143,25 @@ async def check_on(conn: Any, workspace_id: uuid.UUID, key: str, quantity: Decim
     row = await conn.fetchrow(CHECK_ONE, workspace_id, key, now)
     if row is None:
         return None
-    return Located(row["org_id"], evaluate(row, key, quantity, now))
+    return Located(row["org_id"], evaluate(CheckRow(row), key, quantity, now))
 
 
 CHECK_CACHE = "entitlements.check"
 CHECK_TTL_SECONDS = 30.0
+
+
+def _check_cache(caches: HotCaches | None) -> HotCache[tuple[uuid.UUID, str], CheckRow] | None:
+    return caches.cache(CHECK_CACHE, ttl_seconds=CHECK_TTL_SECONDS) if caches else None
+
+
+def evaluate_now(prepared: CheckRow, key: str, quantity: Decimal | None) -> CheckResult:
+    return evaluate(prepared, key, quantity, utcnow())
+
+
+def cached_row(caches: HotCaches | None, workspace_id: uuid.UUID, key: str) -> CheckRow | None:
+    """The materialized row of (workspace, key) if this process holds it (no database)."""
+    cache = _check_cache(caches)
+    return cache.get((workspace_id, key)) if cache else None
 
 
 async def check_pooled(
@@ -143,19 +172,18 @@ async def check_pooled(
     costs more than the query); the answer is evaluated afresh from it on every call, so limits
     in force, expiry and period rollover follow the clock. Ingesting usage into the pool,
     (re)materializing it, and any entitlements or organization event invalidate the row."""
-    cache: HotCache[tuple[uuid.UUID, str], Any] | None = (
-        caches.cache(CHECK_CACHE, ttl_seconds=CHECK_TTL_SECONDS) if caches else None
-    )
-    row = cache.get((workspace_id, key)) if cache else None
-    if row is None:
+    cache = _check_cache(caches)
+    prepared = cache.get((workspace_id, key)) if cache else None
+    if prepared is None:
         ticket = cache.ticket() if cache else 0
         async with engine.connect() as conn, translated_errors():
             row = await (await driver_of(conn)).fetchrow(CHECK_ONE, workspace_id, key, utcnow())
         if row is None:
             return None
+        prepared = CheckRow(row)
         if cache:
-            cache.put((workspace_id, key), row, (pool_tag(row["pool_id"]),), ticket)
-    return Located(row["org_id"], evaluate(row, key, quantity, utcnow()))
+            cache.put((workspace_id, key), prepared, (pool_tag(row["pool_id"]),), ticket)
+    return Located(prepared.row["org_id"], evaluate(prepared, key, quantity, utcnow()))
 
 
 def pool_tag(pool_id: uuid.UUID) -> str:
@@ -182,5 +210,5 @@ async def check_many(
     for row in rows:
         index = row["i"] - 1
         _, key, quantity = items[index]
-        out[index] = Located(row["org_id"], evaluate(row, key, quantity, now))
+        out[index] = Located(row["org_id"], evaluate(CheckRow(row), key, quantity, now))
     return out
