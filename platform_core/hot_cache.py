@@ -181,8 +181,6 @@ class HotCaches:
         for found in self._caches.values():
             found.clear()
 
-    _clear_all = clear
-
     def _on_notification(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         if payload == _ALL:
             self.clear()
@@ -201,7 +199,7 @@ class HotCaches:
                 conn = self._connection = await asyncpg.connect(self._dsn)
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())  # type: ignore[misc]
                 await conn.add_listener(CHANNEL, self._on_notification)
-                self._clear_all()  # whatever was cached before may have missed notifications
+                self.clear()  # whatever was cached before may have missed notifications
                 self.coherent = True
                 delay = 0.5
                 while not lost.is_set():
@@ -215,7 +213,7 @@ class HotCaches:
                 log.warning("hot caches: invalidation listener lost; caches bypassed", exc_info=True)
             finally:
                 self.coherent = False
-                self._clear_all()
+                self.clear()
                 if self._connection is not None:
                     with contextlib.suppress(Exception):
                         self._connection.terminate()
@@ -230,7 +228,7 @@ class HotCaches:
             with contextlib.suppress(asyncio.CancelledError, RuntimeError):
                 await task
         self.coherent = False
-        self._clear_all()
+        self.clear()
 
 
 _LIVE: weakref.WeakSet[HotCaches] = weakref.WeakSet()
