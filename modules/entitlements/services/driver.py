@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import text
 
+from platform_core.db import driver_of
 from platform_core.errors import Conflict
 from platform_core.uow import UnitOfWork
 
@@ -19,10 +20,7 @@ async def connection(uow: UnitOfWork, *, transactional: bool) -> Any:
     """The raw asyncpg connection. With `transactional`, make sure the unit of work's
     transaction has begun first (SQLAlchemy begins lazily, on its first statement), so raw
     writes commit or roll back with everything else."""
-    conn = await uow.session.connection()
-    raw = await conn.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
+    driver = await driver_of(await uow.session.connection())
     if transactional and not driver.is_in_transaction():
         await uow.session.execute(text("SELECT 1"))
     return driver

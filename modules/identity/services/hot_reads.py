@@ -10,10 +10,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from platform_core.db import driver_of
+
 
 async def fetch_row(session: AsyncSession, sql: str, *args: Any) -> Any:
     """One row (an asyncpg Record: `row["column"]`) or None. Inside the session's transaction
     if it already began one; otherwise as a single-statement read before it begins."""
-    connection = await session.connection()  # checks a connection out if the session has none
-    driver: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    driver = await driver_of(await session.connection())  # checks a connection out if needed
     return await driver.fetchrow(sql, *args)
