@@ -12,7 +12,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import platform_core.idempotency  # noqa: F401  (registers platform.idempotency_keys)
+import platform_core.idempotency
+import platform_core.scheduler  # noqa: F401  (they register platform.idempotency_keys, platform.scheduled_jobs)
 from platform_core.db import METADATA, sqlalchemy_url
 
 KEEL_SCHEMAS = (

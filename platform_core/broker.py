@@ -1,15 +1,17 @@
 """The Dramatiq broker (Redis) and the actors that drain every module's outbox.
 
 Messages carry only the relay's name — the *id* of work, never the object. An after-commit
-nudge makes delivery prompt; the `OutboxSweeper` middleware re-sends every relay's drain
-message periodically from each worker, so a lost nudge only delays delivery."""
+nudge makes delivery prompt; a `Ticker` middleware re-sends every relay's drain message
+periodically from each worker, so a lost nudge only delays delivery. Another ticker sends the
+scheduled-jobs tick (`platform_core.scheduler`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import dramatiq
@@ -18,6 +20,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
 from platform_core.outbox import OutboxRelay, OutboxRelaySpec, RelayTuning
+from platform_core.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +31,20 @@ def drain_actor_name(relay_name: str) -> str:
     return DRAIN_ACTOR_PREFIX + relay_name
 
 
-class OutboxSweeper(Middleware):
-    """Enqueues a drain message for every relay every `interval` seconds while a worker runs."""
+class Ticker(Middleware):
+    """While a worker runs, sends one message to each of `actor_names` every `interval` seconds
+    (the outbox sweep re-sends every relay's drain; the job tick lets due jobs be claimed)."""
 
-    def __init__(self, relays: Sequence[OutboxRelaySpec], interval: float) -> None:
-        self.relays = list(relays)
+    def __init__(self, name: str, actor_names: Sequence[str], interval: float) -> None:
+        self.name = name
+        self.actor_names = list(actor_names)
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, args=(broker,), name="outbox-sweeper", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(broker,), name=self.name, daemon=True)
         self._thread.start()
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
@@ -49,11 +54,11 @@ class OutboxSweeper(Middleware):
 
     def _run(self, broker: dramatiq.Broker) -> None:
         while not self._stop.wait(self.interval):
-            for spec in self.relays:
+            for actor_name in self.actor_names:
                 try:
-                    broker.get_actor(drain_actor_name(spec.name)).send()
+                    broker.get_actor(actor_name).send()
                 except Exception:
-                    log.exception("outbox sweep could not enqueue %s", spec.name)
+                    log.exception("%s could not enqueue %s", self.name, actor_name)
 
 
 def create_broker(redis_url: str, *, namespace: str = "keel") -> RedisBroker:
@@ -125,6 +130,28 @@ def declare_drain_actors(
                 broker=broker, actor_name=name, queue_name=spec.queue_name, max_retries=0
             )
             declare(drain)
+
+
+JOB_TICK_ACTOR = "scheduler.tick"
+
+
+def declare_job_tick_actor(
+    broker: dramatiq.Broker, scheduler_of: Callable[[], Scheduler], *, time_limit: timedelta
+) -> None:
+    """The actor a job `Ticker` sends to: claims and runs the due jobs on this worker's loop."""
+
+    async def tick() -> None:
+        await scheduler_of().run_due()
+
+    if JOB_TICK_ACTOR not in broker.actors:
+        declare = dramatiq.actor(
+            broker=broker,
+            actor_name=JOB_TICK_ACTOR,
+            queue_name="scheduler",
+            max_retries=0,
+            time_limit=int(time_limit.total_seconds() * 1000),
+        )
+        declare(tick)
 
 
 async def nudge(broker: dramatiq.Broker, relay_name: str) -> None:

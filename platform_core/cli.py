@@ -129,6 +129,10 @@ def build_cli(modules: Sequence[ModuleSpec], build_runtime: Callable[[Settings],
                 running.stop()
         click.echo("Keel worker stopped", err=True)
 
+    from platform_core.cli_jobs import COMMANDS as JOB_COMMANDS
+
+    for job_command in JOB_COMMANDS:
+        cli.add_command(job_command)
     for module in modules:
         for command in module.cli_commands:
             cli.add_command(command)

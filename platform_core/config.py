@@ -21,6 +21,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     outbox_lease_seconds: int = 60
     outbox_max_attempts: int = 8
     outbox_sweep_seconds: float = 5.0
+    job_tick_seconds: float = 30.0  # how often each worker looks for due scheduled jobs
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None

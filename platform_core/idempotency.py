@@ -19,7 +19,8 @@ from sqlalchemy import Column, DateTime, Integer, LargeBinary, Table, Text, func
 
 from platform_core.db import METADATA
 from platform_core.errors import InvalidRequest, Unprocessable
-from platform_core.uow import UnitOfWork
+from platform_core.scheduler import ScheduledJob, in_batches
+from platform_core.uow import UnitOfWork, UnitOfWorkFactory
 
 IDEMPOTENCY_KEYS = Table(
     "idempotency_keys",
@@ -109,3 +110,34 @@ async def idempotent(
     status, encoded = await run()
     await uow.session.execute(_SAVE, {**params, "status": status, "body": encoded})
     return Response(encoded, status_code=status, media_type="application/json")
+
+
+PURGE_BATCH = 5000
+_PURGE = text(
+    """DELETE FROM platform.idempotency_keys
+        WHERE (owner, key) IN (
+              SELECT owner, key FROM platform.idempotency_keys
+               WHERE created_at < now() - CAST(:ttl AS interval)
+               ORDER BY created_at LIMIT :batch
+                 FOR UPDATE SKIP LOCKED)"""
+)
+
+
+async def purge_expired_keys(uows: UnitOfWorkFactory) -> str:
+    """Delete keys past their TTL, a batch per transaction (they are already ignored by
+    `idempotent`; this only keeps the table small)."""
+
+    async def step(uow: UnitOfWork) -> int:
+        result = await uow.session.execute(_PURGE, {"ttl": KEY_TTL, "batch": PURGE_BATCH})
+        deleted: int = result.rowcount  # type: ignore[attr-defined]
+        return deleted
+
+    return f"purged {await in_batches(uows, step, PURGE_BATCH)} expired idempotency key(s)"
+
+
+PURGE_EXPIRED_KEYS = ScheduledJob(
+    name="platform.purge_idempotency_keys",
+    every=timedelta(hours=1),
+    run=purge_expired_keys,
+    description=f"Delete Idempotency-Key records older than {KEY_TTL}.",
+)

@@ -13,6 +13,7 @@ from platform_core.auth import Authorizer, CredentialResolver
 from platform_core.events import Subscription
 from platform_core.fast_lane import FastHandler
 from platform_core.outbox import OutboxRelaySpec
+from platform_core.scheduler import ScheduledJob
 
 WebhookHandler = Callable[..., Any]
 
@@ -31,3 +32,4 @@ class ModuleSpec:
     # GET paths also answered from the hot caches when possible (see platform_core.fast_lane);
     # each must have an ordinary route too
     fast_routes: Mapping[str, FastHandler] = field(default_factory=dict)
+    scheduled_jobs: Sequence[ScheduledJob] = ()  # housekeeping the workers run on a timetable

@@ -11,15 +11,23 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from platform_core.auth import Authorizer, CredentialResolver
-from platform_core.broker import EngineProvider, create_broker, declare_drain_actors, nudge
+from platform_core.broker import (
+    EngineProvider,
+    create_broker,
+    declare_drain_actors,
+    declare_job_tick_actor,
+    nudge,
+)
 from platform_core.config import Settings
 from platform_core.db import asyncpg_dsn, create_engine, create_sessionmaker
 from platform_core.events import EventBus
 from platform_core.fast_lane import FastHandler
 from platform_core.hot_cache import SESSION_INFO_KEY, HotCaches
+from platform_core.idempotency import PURGE_EXPIRED_KEYS
 from platform_core.module import ModuleSpec
 from platform_core.outbox import OutboxRelaySpec, RelayTuning
 from platform_core.rate_limit import RateLimiter
+from platform_core.scheduler import ScheduledJob, Scheduler
 from platform_core.uow import UnitOfWorkFactory
 
 
@@ -33,6 +41,9 @@ def relay_tuning(settings: Settings) -> RelayTuning:
     )
 
 
+KERNEL_JOBS: tuple[ScheduledJob, ...] = (PURGE_EXPIRED_KEYS,)
+
+
 @dataclass
 class Registry:
     """Everything modules declared, merged."""
@@ -44,6 +55,7 @@ class Registry:
     authorizer: Authorizer | None = None
     public_paths: list[str] = field(default_factory=list)
     fast_routes: dict[str, FastHandler] = field(default_factory=dict)
+    jobs: list[ScheduledJob] = field(default_factory=lambda: list(KERNEL_JOBS))
 
     @classmethod
     def of(cls, modules: Sequence[ModuleSpec]) -> Registry:
@@ -62,6 +74,9 @@ class Registry:
                 registry.authorizer = module.authorizer
             registry.public_paths.extend(module.public_paths)
             registry.fast_routes.update(module.fast_routes)
+            registry.jobs.extend(module.scheduled_jobs)
+        if len({job.name for job in registry.jobs}) != len(registry.jobs):
+            raise ValueError("a scheduled job name is declared twice")
         return registry
 
 
@@ -82,6 +97,11 @@ class Runtime:
             self.sessionmaker, self.registry.bus, self._request_drain, settings, self.caches
         )
         self._redis: Redis | None = None
+        self.scheduler = Scheduler(self.registry.jobs, self.uow)
+        self._worker_schedulers: dict[AsyncEngine, Scheduler] = {}
+        if self.registry.jobs:
+            longest = max(job.lease for job in self.registry.jobs)
+            declare_job_tick_actor(self.broker, self._worker_scheduler, time_limit=longest)
 
     @property
     def redis(self) -> Redis:
@@ -93,6 +113,18 @@ class Runtime:
     @property
     def rate_limiter(self) -> RateLimiter:
         return RateLimiter(self.redis)
+
+    def _worker_scheduler(self) -> Scheduler:
+        """The scheduler for the running worker loop: its own engine, and no hot caches (they
+        belong to the serving loop; a job's invalidations reach them by NOTIFY)."""
+        engine = self.engines.get()
+        scheduler = self._worker_schedulers.get(engine)
+        if scheduler is None:
+            uows = UnitOfWorkFactory(
+                create_sessionmaker(engine), self.registry.bus, self._request_drain, self.settings
+            )
+            scheduler = self._worker_schedulers[engine] = Scheduler(self.registry.jobs, uows)
+        return scheduler
 
     async def _request_drain(self, relay_name: str) -> None:
         await nudge(self.broker, relay_name)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from dramatiq import Worker
 
-from platform_core.broker import OutboxSweeper
+from platform_core.broker import JOB_TICK_ACTOR, Ticker, drain_actor_name
 from platform_core.runtime import Runtime
 
 
 def start_worker(runtime: Runtime, *, threads: int = 4) -> Worker:
-    """Start a worker consuming every queue of the runtime's broker, with the outbox sweeper."""
+    """Start a worker consuming every queue of the runtime's broker, with the outbox sweep and
+    the scheduled-jobs tick."""
     broker = runtime.broker
-    if not any(isinstance(m, OutboxSweeper) for m in broker.middleware):
-        broker.add_middleware(OutboxSweeper(runtime.registry.relays, runtime.settings.outbox_sweep_seconds))
+    if not any(isinstance(m, Ticker) for m in broker.middleware):
+        drains = [drain_actor_name(spec.name) for spec in runtime.registry.relays]
+        broker.add_middleware(Ticker("outbox-sweeper", drains, runtime.settings.outbox_sweep_seconds))
+        if runtime.registry.jobs:
+            broker.add_middleware(Ticker("job-ticker", [JOB_TICK_ACTOR], runtime.settings.job_tick_seconds))
     worker = Worker(broker, worker_threads=threads, worker_timeout=200)
     worker.start()
     return worker

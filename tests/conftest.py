@@ -69,6 +69,7 @@ def settings(db_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFacto
         token_pepper="test-pepper",
         data_dir=Path(tmp_path_factory.mktemp("keel")),
         outbox_sweep_seconds=0.5,
+        job_tick_seconds=0.5,
         outbox_lease_seconds=60,
     )
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from modules.entitlements.services.materialize import rematerialize_due
+from modules.entitlements.jobs import POOLS_PER_TRANSACTION, rematerialize
 from platform_core.cli_support import with_runtime
 
 
@@ -16,22 +16,18 @@ def entitlements_group() -> None:
 
 
 @entitlements_group.command("rematerialize")
-@click.option("--limit", default=1000, show_default=True, type=int, help="Pools per transaction.")
-def rematerialize(limit: int) -> None:
+@click.option(
+    "--limit", default=POOLS_PER_TRANSACTION, show_default=True, type=int, help="Pools per transaction."
+)
+def rematerialize_command(limit: int) -> None:
     """Refresh the stored current values of pools whose schedule passed a boundary (checks and
     ingestion are already exact without this; it keeps the stored view and contributions tidy).
-    Run it from cron or a scheduler, e.g. hourly."""
+    Workers also run it every 5 minutes as the scheduled job `entitlements.rematerialize`."""
 
-    async def run(runtime: Any) -> int:
-        total = 0
-        while True:
-            async with runtime.uow() as uow:
-                done = await rematerialize_due(uow, limit=limit)
-            total += done
-            if done < limit:
-                return total
+    async def run(runtime: Any) -> str:
+        return await rematerialize(runtime.uow, limit=limit)
 
-    click.echo(f"re-materialized {with_runtime(run)} pool(s)")
+    click.echo(with_runtime(run))
 
 
 COMMANDS = [entitlements_group]

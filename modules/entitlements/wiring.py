@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from modules.entitlements.cli import COMMANDS
+from modules.entitlements.jobs import REMATERIALIZE
 from modules.entitlements.routes import CONTROLLERS
 from modules.entitlements.routes.fast_check import fast_check
 from modules.entitlements.services.check import invalidate_checks
@@ -19,4 +20,5 @@ MODULE = ModuleSpec(
     ],
     cli_commands=COMMANDS,
     fast_routes={"/entitlements/check": fast_check},
+    scheduled_jobs=[REMATERIALIZE],
 )

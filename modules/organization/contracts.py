@@ -50,6 +50,7 @@ SERVICE_ACCOUNT_KEY_CREATED = "organization.service_account_key.created"
 SERVICE_ACCOUNT_KEY_REVOKED = "organization.service_account_key.revoked"
 INVITATION_CREATED = "organization.invitation.created"
 INVITATION_REVOKED = "organization.invitation.revoked"
+INVITATION_EXPIRED = "organization.invitation.expired"
 INVITATION_ACCEPTED = "organization.invitation.accepted"
 
 

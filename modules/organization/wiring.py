@@ -5,6 +5,7 @@ from __future__ import annotations
 from modules.identity.contracts import PERSON_MERGED
 from modules.organization.cli import COMMANDS
 from modules.organization.contracts import SERVICE_ACCOUNT_KEY_PREFIX
+from modules.organization.jobs import EXPIRE_INVITATIONS
 from modules.organization.routes import CONTROLLERS
 from modules.organization.services.authz import OrganizationAuthorizer, invalidate_decisions
 from modules.organization.services.keys import invalidate_credentials, resolve_service_account_key
@@ -25,4 +26,5 @@ MODULE = ModuleSpec(
     credential_resolvers={SERVICE_ACCOUNT_KEY_PREFIX: resolve_service_account_key},
     authorizer=OrganizationAuthorizer(),
     cli_commands=COMMANDS,
+    scheduled_jobs=[EXPIRE_INVITATIONS],
 )

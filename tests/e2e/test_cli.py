@@ -33,6 +33,19 @@ def keel_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def suite_env(settings: Settings, data_dir: Path, **overrides: str) -> dict[str, str]:
+    """The environment of a `keel` process working on the test suite's database and Redis."""
+    assert settings.database_url
+    assert settings.redis_url
+    return keel_env(
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=settings.redis_url,
+        KEEL_TOKEN_PEPPER=settings.token_pepper,
+        KEEL_DATA_DIR=str(data_dir),
+        **overrides,
+    )
+
+
 def create_admin_token(env: dict[str, str], name: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [KEEL, "token", "create", "--admin", "--name", name],
@@ -47,14 +60,7 @@ def create_admin_token(env: dict[str, str], name: str) -> subprocess.CompletedPr
 async def test_token_create_prints_only_a_working_admin_token(
     client: httpx.AsyncClient, settings: Settings, tmp_path: Path
 ) -> None:
-    assert settings.database_url
-    assert settings.redis_url
-    env = keel_env(
-        DATABASE_URL=settings.database_url,
-        REDIS_URL=settings.redis_url,
-        KEEL_TOKEN_PEPPER=settings.token_pepper,
-        KEEL_DATA_DIR=str(tmp_path),
-    )
+    env = suite_env(settings, tmp_path)
     result = await asyncio.to_thread(create_admin_token, env, "cli-operator")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -79,6 +85,31 @@ async def test_token_create_prints_only_a_working_admin_token(
     assert r.status_code == 401
 
 
+def keel(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([KEEL, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+async def test_jobs_list_and_run_as_an_operator_uses_them(settings: Settings, tmp_path: Path) -> None:
+    env = suite_env(settings, tmp_path)
+    ran = await asyncio.to_thread(keel, env, "jobs", "run", "platform.purge_idempotency_keys")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("purged "), ran.stdout
+
+    listed = await asyncio.to_thread(keel, env, "jobs", "list")
+    assert listed.returncode == 0, listed.stderr
+    for name in ["platform.purge_idempotency_keys", "entitlements.rematerialize"]:
+        assert name in listed.stdout
+    for name in ["organization.expire_invitations"]:
+        assert name in listed.stdout
+    purge = listed.stdout.split("platform.purge_idempotency_keys", 1)[1]
+    assert "every 1:00:00; idle" in purge
+    assert "last outcome succeeded: purged " in purge
+
+    unknown = await asyncio.to_thread(keel, env, "jobs", "run", "nobody.nothing")
+    assert unknown.returncode == 2
+    assert "no scheduled job is named 'nobody.nothing'" in unknown.stderr
+
+
 async def test_worker_drains_the_outbox_and_stops_on_sigterm(
     client: httpx.AsyncClient, admin_headers: dict[str, str], settings: Settings, tmp_path: Path
 ) -> None:
@@ -90,13 +121,7 @@ async def test_worker_drains_the_outbox_and_stops_on_sigterm(
     assert r.status_code == 201, r.text
     person_id = r.json()["id"]
 
-    env = keel_env(
-        DATABASE_URL=settings.database_url,
-        REDIS_URL=settings.redis_url,
-        KEEL_TOKEN_PEPPER=settings.token_pepper,
-        KEEL_DATA_DIR=str(tmp_path),
-        KEEL_OUTBOX_SWEEP_SECONDS="0.5",
-    )
+    env = suite_env(settings, tmp_path, KEEL_OUTBOX_SWEEP_SECONDS="0.5")
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         worker = subprocess.Popen([KEEL, "worker", "--threads", "1"], env=env, stdout=out, stderr=out)

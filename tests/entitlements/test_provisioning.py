@@ -122,7 +122,7 @@ async def test_expiry_and_future_starts_are_exact_without_any_job(world: World, 
     assert [s["limit"] for s in numeric["schedule"]] == ["10", "100", "10"]
 
 
-async def test_rematerialize_due_refreshes_stored_values(
+async def test_the_rematerialize_job_refreshes_stored_values(
     world: World, runtime: Runtime, clock: Clock
 ) -> None:
     start = datetime(2032, 6, 1, tzinfo=UTC)
@@ -133,8 +133,11 @@ async def test_rematerialize_due_refreshes_stored_values(
         ends_at=(start + timedelta(days=1)).isoformat(),
     )
     clock.set(start + timedelta(days=2))
-    async with runtime.uow() as uow:
-        assert await ent_api.rematerialize_due(uow) >= 1
+    outcome = await runtime.scheduler.run_now("entitlements.rematerialize")  # what workers run
+    assert outcome is not None
+    assert outcome.succeeded, outcome
+    assert outcome.result.startswith("re-materialized")
+    assert outcome.result != "re-materialized 0 pool(s)"
     r = await world.client.get(f"/entitlements/orgs/{org}/pools/{pool}/entitlements", headers=world.headers)
     (numeric,) = (await ok(r))["numeric"]
     assert (numeric["limit"], numeric["schedule"], numeric["next_change_at"]) == ("0", [], None)

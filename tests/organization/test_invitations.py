@@ -149,3 +149,50 @@ async def test_frozen_org_refuses_acceptance(
     await client.post(f"/organizations/{org['id']}/status", json={"status": "frozen"}, headers=admin_headers)
     r = await client.post("/invitations/accept", json={"token": issued["token"]}, headers=invitee.headers)
     assert_problem(r, 409, "organization_frozen")
+
+
+async def test_the_expiry_job_marks_expired_invitations_and_audits_each(
+    client: httpx.AsyncClient, make_person: MakePerson, runtime: Runtime
+) -> None:
+    owner = await make_person()
+    org_id = (await create_org(client, owner))["id"]
+    lapsed = (await _invite(client, org_id, owner.headers, f"lapsed-{owner.email}"))["invitation"]["id"]
+    fresh = (await _invite(client, org_id, owner.headers, f"fresh-{owner.email}"))["invitation"]["id"]
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE organization.invitations SET expires_at = now() - interval '1 m' WHERE id = :id"),
+            {"id": lapsed},
+        )
+
+    outcome = await runtime.scheduler.run_now("organization.expire_invitations")
+
+    assert outcome is not None
+    assert outcome.succeeded, outcome
+    assert outcome.result.startswith("expired ")
+    assert outcome.result != "expired 0 invitation(s)"
+    async with runtime.engine.connect() as conn:
+        statuses = dict(
+            (
+                await conn.execute(
+                    text("SELECT id::text, status FROM organization.invitations WHERE id IN (:a, :b)"),
+                    {"a": lapsed, "b": fresh},
+                )
+            ).all()
+        )
+        audited = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT target_id, action FROM audit.audit_outbox"
+                    " UNION ALL SELECT target_id, action FROM audit.audit_logs) a"
+                    " WHERE action = 'organization.invitation.expired' AND target_id = :id"
+                ),
+                {"id": lapsed},
+            )
+        ).scalar_one()
+    assert statuses == {lapsed: "expired", fresh: "pending"}
+    assert audited == 1
+    again = await runtime.scheduler.run_now("organization.expire_invitations")
+    assert again is not None
+    assert again.result == "expired 0 invitation(s)"  # nothing left: no second event
+    r = await client.get(f"/orgs/{org_id}/invitations", params={"status": "expired"}, headers=owner.headers)
+    assert [i["id"] for i in r.json()["items"]] == [lapsed]

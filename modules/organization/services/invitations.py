@@ -15,6 +15,7 @@ from modules.identity import api as identity_api
 from modules.organization.contracts import (
     INVITATION_ACCEPTED,
     INVITATION_CREATED,
+    INVITATION_EXPIRED,
     INVITATION_REVOKED,
     AcceptedInvitation,
     InvitationDTO,
@@ -224,3 +225,34 @@ async def accept_invitation(uow: UnitOfWork, token: str) -> AcceptedInvitation:
         org_id=inv.org_id,
     )
     return AcceptedInvitation(invitation=to_dto(inv), member=await members.to_dto(uow, member))
+
+
+EXPIRE_BATCH = 500
+
+
+async def expire_invitations(uow: UnitOfWork, *, limit: int = EXPIRE_BATCH) -> int:
+    """Mark up to `limit` pending invitations past their expiry as expired, each with an event
+    for the audit trail (reads already show them as expired). Returns how many."""
+    due = (
+        select(Invitation.id)
+        .where(Invitation.status == "pending", Invitation.expires_at <= func.now())
+        .order_by(Invitation.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    expired = (
+        await uow.session.execute(
+            update(Invitation)
+            .where(Invitation.id.in_(due.scalar_subquery()))
+            .values(status="expired")
+            .returning(Invitation.id, Invitation.org_id, Invitation.email, Invitation.expires_at)
+        )
+    ).all()
+    for row in expired:
+        await uow.emit(
+            INVITATION_EXPIRED,
+            subject=Subject(type="invitation", id=str(row.id), name=row.email),
+            data={"email": row.email, "expires_at": row.expires_at.isoformat()},
+            org_id=row.org_id,
+        )
+    return len(expired)
