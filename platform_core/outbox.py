@@ -10,7 +10,9 @@ A relay drains one outbox table in three short transactions per batch:
 2. **deliver** — a new transaction locks the rows still leased to the token (a row whose lease
    expired and was re-claimed by another worker is skipped), hands them to the module's
    handler, then deletes them (or marks them `delivered`) and commits: delivery and completion
-   are one atomic step for database sinks, and a handler error undoes both.
+   are one atomic step for database sinks, and a handler error undoes both. A handler for a
+   sink that answers row by row (an HTTP endpoint) returns the rows that failed, with their
+   errors: those are set `failed` (or `dead`) in the same transaction, the rest completed.
 3. **isolate** — if the batch fails, it is split in halves and retried until the failing rows
    stand alone; such a row is set `failed` with exponential backoff and jitter, or `dead`
    after `max_attempts`, with `last_error`, so one poison event never blocks the others.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -41,7 +44,8 @@ from platform_core.db import driver_of
 log = logging.getLogger(__name__)
 
 OutboxRow = Mapping[str, Any]  # an asyncpg Record: row["column"]
-BatchHandler = Callable[[AsyncConnection, Sequence[OutboxRow]], Awaitable[None]]
+RowFailures = Mapping[uuid.UUID, str]  # row id -> why its delivery failed
+BatchHandler = Callable[[AsyncConnection, Sequence[OutboxRow]], Awaitable[RowFailures | None]]
 
 OUTBOX_STATUSES = ("pending", "delivered", "failed", "dead")
 
@@ -74,6 +78,10 @@ class OutboxRelaySpec:
     batch_size: int | None = None
     queue_name: str = "default"
     returning: str = "*"
+    # retry policy of this relay, where it differs from the deployment's RelayTuning (an
+    # HTTP receiver that is down for an hour should not lose its events)
+    max_attempts: int | None = None
+    backoff_base_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,11 @@ class OutboxRelay:
     def __init__(self, engine: AsyncEngine, spec: OutboxRelaySpec, tuning: RelayTuning) -> None:
         self.engine = engine
         self.spec = spec
-        self.tuning = tuning
+        self.tuning = dataclasses.replace(
+            tuning,
+            max_attempts=spec.max_attempts or tuning.max_attempts,
+            backoff_base_seconds=spec.backoff_base_seconds or tuning.backoff_base_seconds,
+        )
         self.batch_size = spec.batch_size or tuning.batch_size
         table = spec.table
         # One walk of the due index in id order: leased rows (in flight) are passed over, rows
@@ -189,32 +201,50 @@ class OutboxRelay:
                 await conn.execute(self._bury_sql, {"ids": exhausted})
         return claimed
 
-    async def _deliver(self, ids: Sequence[uuid.UUID], token: uuid.UUID) -> int:
+    async def _deliver(
+        self, ids: Sequence[uuid.UUID], token: uuid.UUID, claimed: Mapping[uuid.UUID, int]
+    ) -> DrainStats:
+        outcome = DrainStats()
         async with self._transaction() as conn:
             driver = await driver_of(conn)
             owned = await driver.fetch(self._owned_sql, ids, token)
             if owned:
-                await self.spec.handler(conn, owned)
-                await driver.execute(self._complete_sql, [row["id"] for row in owned])
-            return len(owned)
+                failures = await self.spec.handler(conn, owned) or {}
+                done = [row["id"] for row in owned if row["id"] not in failures]
+                if done:
+                    await driver.execute(self._complete_sql, done)
+                outcome.delivered = len(done)
+                for row_id, error in failures.items():
+                    status = await self._fail(conn, row_id, claimed[row_id], token, error)
+                    outcome.dead += status == "dead"
+                    outcome.failed += status == "failed"
+        return outcome
+
+    async def _fail(
+        self, conn: AsyncConnection, row_id: uuid.UUID, attempts: int, token: uuid.UUID, error: str
+    ) -> str | None:
+        delay = timedelta(seconds=backoff_seconds(attempts, self.tuning))
+        status = (
+            await conn.execute(
+                self._fail_sql,
+                {
+                    "id": row_id,
+                    "token": token,
+                    "max_attempts": self.tuning.max_attempts,
+                    "delay": delay,
+                    "error": error[:2000],
+                },
+            )
+        ).scalar_one_or_none()
+        if status == "dead":
+            log.error("outbox %s: row %s is dead: %s", self.spec.name, row_id, error)
+        return status
 
     async def _record_failure(
         self, row_id: uuid.UUID, attempts: int, token: uuid.UUID, error: BaseException
     ) -> str | None:
-        delay = timedelta(seconds=backoff_seconds(attempts, self.tuning))
         async with self._transaction() as conn:
-            return (
-                await conn.execute(
-                    self._fail_sql,
-                    {
-                        "id": row_id,
-                        "token": token,
-                        "max_attempts": self.tuning.max_attempts,
-                        "delay": delay,
-                        "error": f"{type(error).__name__}: {error}"[:2000],
-                    },
-                )
-            ).scalar_one_or_none()
+            return await self._fail(conn, row_id, attempts, token, f"{type(error).__name__}: {error}")
 
     async def _isolate(
         self, claimed: dict[uuid.UUID, int], ids: list[uuid.UUID], token: uuid.UUID,
@@ -224,16 +254,13 @@ class OutboxRelay:
         (k poison rows in a batch of n cost O(k log n) transactions, not n)."""
         if len(ids) == 1:
             outcome = await self._record_failure(ids[0], claimed[ids[0]], token, error)
-            if outcome == "dead":
-                stats.dead += 1
-                log.error("outbox %s: row %s is dead: %s", self.spec.name, ids[0], error)
-            elif outcome == "failed":
-                stats.failed += 1
+            stats.dead += outcome == "dead"
+            stats.failed += outcome == "failed"
             return
         middle = len(ids) // 2
         for part in (ids[:middle], ids[middle:]):
             try:
-                stats.delivered += await self._deliver(part, token)
+                stats.add(await self._deliver(part, token, claimed))
             except Exception as part_error:
                 await self._isolate(claimed, part, token, part_error, stats)
 
@@ -249,7 +276,7 @@ class OutboxRelay:
         stats.batches = 1
         ids = list(claimed)
         try:
-            stats.delivered = await self._deliver(ids, token)
+            stats.add(await self._deliver(ids, token, claimed))
         except Exception as error:
             log.warning(
                 "outbox %s: batch of %d failed, isolating rows", self.spec.name, len(ids), exc_info=True

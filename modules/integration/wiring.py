@@ -2,6 +2,37 @@
 
 from __future__ import annotations
 
+from modules.integration.jobs import PURGE_DELIVERIES
+from modules.integration.routes import CONTROLLERS
+from modules.integration.services.delivery import (
+    BACKOFF_BASE_SECONDS,
+    BATCH_SIZE,
+    MAX_ATTEMPTS,
+    RETURNING,
+    deliver_batch,
+)
+from modules.integration.services.fanout import RELAY_NAME, enqueue_deliveries
+from platform_core.events import Subscription
 from platform_core.module import ModuleSpec
+from platform_core.outbox import OutboxRelaySpec
 
-MODULE = ModuleSpec(name="integration", schema="integration")
+MODULE = ModuleSpec(
+    name="integration",
+    schema="integration",
+    route_handlers=CONTROLLERS,
+    subscriptions=[Subscription("*", enqueue_deliveries)],
+    relays=[
+        OutboxRelaySpec(
+            name=RELAY_NAME,
+            table="integration.integration_outbox",
+            handler=deliver_batch,
+            delete_on_success=False,
+            batch_size=BATCH_SIZE,
+            queue_name="integration",
+            returning=RETURNING,
+            max_attempts=MAX_ATTEMPTS,
+            backoff_base_seconds=BACKOFF_BASE_SECONDS,
+        )
+    ],
+    scheduled_jobs=[PURGE_DELIVERIES],
+)

@@ -53,7 +53,7 @@ DOOMED = textwrap.dedent(
         ids = await relay.claim(token)
         print("claimed", len(ids), token, flush=True)
         if mode == "deliver":
-            await relay._deliver(ids, token)
+            await relay._deliver(ids, token, dict.fromkeys(ids, 1))
         await asyncio.sleep(3600)
 
     asyncio.run(main(sys.argv[1], sys.argv[2]))

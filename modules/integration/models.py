@@ -1,0 +1,81 @@
+"""integration's tables (schema `integration`). Private to the module."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from platform_core.db import Base, Timestamped
+from platform_core.ids import uuid7
+
+SCHEMA = "integration"
+ENDPOINT_STATUSES = ("enabled", "disabled")
+
+
+class WebhookEndpoint(Timestamped, Base):
+    """Where an organization wants its events sent (beyond the seed's 55 tables). `secret` is
+    the Standard Webhooks signing secret (`whsec_…`); it has to be readable to sign with, so it
+    is stored as is. After a rotation the previous secret still signs until it expires, so
+    receivers can switch without dropping deliveries."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (
+        CheckConstraint(f"status IN {ENDPOINT_STATUSES}", name="status"),
+        CheckConstraint("cardinality(event_types) BETWEEN 1 AND 100", name="event_types_count"),
+        CheckConstraint("char_length(url) BETWEEN 8 AND 2048", name="url_length"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.organizations.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    event_types: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    status: Mapped[str] = mapped_column(Text, server_default="enabled")
+    secret: Mapped[str] = mapped_column(Text)
+    previous_secret: Mapped[str | None] = mapped_column(Text)
+    previous_secret_expires_at: Mapped[datetime | None]
+    created_by: Mapped[str | None] = mapped_column(Text)
+
+
+class IntegrationOutbox(Base):
+    """One event to deliver to one endpoint (the relay `integration` drains it). Delivered rows
+    are kept (status `delivered`) as the endpoint's delivery log until the purge job removes
+    them. Only the due ids are indexed besides the log's lookup, and the fillfactor is 50
+    (migration), as for audit.audit_outbox."""
+
+    __tablename__ = "integration_outbox"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'delivered', 'failed', 'dead')", name="status"),
+        UniqueConstraint("endpoint_id", "event_id"),
+        Index("ix_integration_outbox_due", "id", postgresql_where=text("status IN ('pending', 'failed')")),
+        Index("ix_integration_outbox_endpoint_id_id", "endpoint_id", "id"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.organizations.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("integration.webhook_endpoints.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[uuid.UUID]
+    topic: Mapped[str] = mapped_column(Text)  # the event type
+    destination: Mapped[str] = mapped_column(Text)  # the endpoint's URL when the event happened
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    lease_expires_at: Mapped[datetime | None]
+    claimed_by: Mapped[uuid.UUID | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_response_status: Mapped[int | None] = mapped_column(Integer)
+    last_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
