@@ -139,5 +139,5 @@ PURGE_EXPIRED_KEYS = ScheduledJob(
     name="platform.purge_idempotency_keys",
     every=timedelta(hours=1),
     run=purge_expired_keys,
-    description=f"Delete Idempotency-Key records older than {KEY_TTL}.",
+    description=f"Delete Idempotency-Key records older than {KEY_TTL.total_seconds() / 3600:g} hours.",
 )
