@@ -13,6 +13,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str | None = None
     redis_url: str | None = None
     data_dir: Path = Path(".keel")
+    audit_archive_dir: Path | None = (
+        None  # where retention writes audit archives; default <data_dir>/audit-archive
+    )
     token_pepper: str = ""
     environment: str = "development"
     log_level: str = "INFO"

@@ -19,8 +19,8 @@ from sqlalchemy import Column, DateTime, Integer, LargeBinary, Table, Text, func
 
 from platform_core.db import METADATA
 from platform_core.errors import InvalidRequest, Unprocessable
-from platform_core.scheduler import ScheduledJob, in_batches
-from platform_core.uow import UnitOfWork, UnitOfWorkFactory
+from platform_core.scheduler import batched_job
+from platform_core.uow import UnitOfWork
 
 IDEMPOTENCY_KEYS = Table(
     "idempotency_keys",
@@ -123,21 +123,19 @@ _PURGE = text(
 )
 
 
-async def purge_expired_keys(uows: UnitOfWorkFactory) -> str:
-    """Delete keys past their TTL, a batch per transaction (they are already ignored by
+async def purge_expired_keys(uow: UnitOfWork) -> int:
+    """Delete up to `PURGE_BATCH` keys past their TTL (they are already ignored by
     `idempotent`; this only keeps the table small)."""
-
-    async def step(uow: UnitOfWork) -> int:
-        result = await uow.session.execute(_PURGE, {"ttl": KEY_TTL, "batch": PURGE_BATCH})
-        deleted: int = result.rowcount  # type: ignore[attr-defined]
-        return deleted
-
-    return f"purged {await in_batches(uows, step, PURGE_BATCH)} expired idempotency key(s)"
+    result = await uow.session.execute(_PURGE, {"ttl": KEY_TTL, "batch": PURGE_BATCH})
+    deleted: int = result.rowcount  # type: ignore[attr-defined]
+    return deleted
 
 
-PURGE_EXPIRED_KEYS = ScheduledJob(
-    name="platform.purge_idempotency_keys",
-    every=timedelta(hours=1),
-    run=purge_expired_keys,
+PURGE_EXPIRED_KEYS = batched_job(
+    "platform.purge_idempotency_keys",
+    timedelta(hours=1),
+    purge_expired_keys,
+    PURGE_BATCH,
+    summary="purged {} expired idempotency key(s)",
     description=f"Delete Idempotency-Key records older than {KEY_TTL.total_seconds() / 3600:g} hours.",
 )

@@ -108,6 +108,18 @@ async def in_batches(uows: UnitOfWorkFactory, step: BatchStep, batch_size: int) 
             return total
 
 
+def batched_job(
+    name: str, every: timedelta, step: BatchStep, batch_size: int, *, summary: str, description: str
+) -> ScheduledJob:
+    """A job that runs `step` `in_batches` and reports the total through `summary`, a format
+    string with one `{}` (e.g. "purged {} old deliveries")."""
+
+    async def run(uows: UnitOfWorkFactory) -> str:
+        return summary.format(await in_batches(uows, step, batch_size))
+
+    return ScheduledJob(name=name, every=every, run=run, description=description)
+
+
 # A new job runs at the first tick; a changed interval takes effect from the next claim, and a
 # shortened one also pulls the pending run forward.
 _DECLARE = text(

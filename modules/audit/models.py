@@ -154,10 +154,17 @@ class AuditLegalHold(Timestamped, Base):
 
 
 class AuditArchiveManifest(Base):
+    """One run of consecutive records of a chain removed by retention (see
+    `services.retention`): its bounds, the links on either side, and the archive file, if
+    one was written."""
+
     __tablename__ = "audit_archive_manifest"
     __table_args__ = (
         CheckConstraint("seq_to >= seq_from", name="seq_range"),
         CheckConstraint("row_count >= 0", name="row_count"),
+        CheckConstraint("row_count = seq_to - seq_from + 1", name="contiguous"),
+        CheckConstraint("(sha256 IS NULL) = (location IS NULL)", name="file"),
+        UniqueConstraint("org_id", "seq_from", postgresql_nulls_not_distinct=True),
         {"schema": SCHEMA},
     )
 
@@ -168,6 +175,8 @@ class AuditArchiveManifest(Base):
     seq_from: Mapped[int] = mapped_column(BigInteger)
     seq_to: Mapped[int] = mapped_column(BigInteger)
     row_count: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(Text)
-    location: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(Text)  # of the archive file's bytes
+    location: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[bytes | None] = mapped_column(LargeBinary)  # the link before seq_from
+    last_hash: Mapped[bytes] = mapped_column(LargeBinary)  # the hash of record seq_to
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

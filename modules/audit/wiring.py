@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from modules.audit.cli import COMMANDS
+from modules.audit.jobs import APPLY_RETENTION
+from modules.audit.retention_routes import RetentionController
 from modules.audit.routes import AuditController
 from modules.audit.services.capture import RELAY_NAME, capture_event
 from modules.audit.services.chain import OUTBOX_RETURNING, append_batch
@@ -13,7 +15,7 @@ from platform_core.outbox import OutboxRelaySpec
 MODULE = ModuleSpec(
     name="audit",
     schema="audit",
-    route_handlers=[AuditController],
+    route_handlers=[AuditController, RetentionController],
     subscriptions=[Subscription("*", capture_event)],
     relays=[
         OutboxRelaySpec(
@@ -21,4 +23,5 @@ MODULE = ModuleSpec(
         )
     ],
     cli_commands=COMMANDS,
+    scheduled_jobs=[APPLY_RETENTION],
 )
