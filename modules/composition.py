@@ -37,6 +37,7 @@ def build_app(settings: Settings) -> Litestar:
 
 def main() -> None:
     """Console entry point `keel`."""
+    from modules.demo import demo_command
     from platform_core.cli import build_cli
 
-    build_cli(MODULES, build_runtime)()
+    build_cli(MODULES, build_runtime, extra_commands=[demo_command])()

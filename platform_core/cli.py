@@ -62,7 +62,11 @@ def _ignore_stop_signals() -> None:
         signal.signal(sig, still_stopping)
 
 
-def build_cli(modules: Sequence[ModuleSpec], build_runtime: Callable[[Settings], Runtime]) -> click.Group:
+def build_cli(
+    modules: Sequence[ModuleSpec],
+    build_runtime: Callable[[Settings], Runtime],
+    extra_commands: Sequence[click.Command] = (),
+) -> click.Group:
     @click.group(help="Keel — the cooperative's backend.")
     @click.pass_context
     def cli(ctx: click.Context) -> None:
@@ -131,7 +135,7 @@ def build_cli(modules: Sequence[ModuleSpec], build_runtime: Callable[[Settings],
 
     from platform_core.cli_jobs import COMMANDS as JOB_COMMANDS
 
-    for job_command in JOB_COMMANDS:
+    for job_command in (*JOB_COMMANDS, *extra_commands):
         cli.add_command(job_command)
     for module in modules:
         for command in module.cli_commands:

@@ -110,6 +110,30 @@ async def test_jobs_list_and_run_as_an_operator_uses_them(settings: Settings, tm
     assert "no scheduled job is named 'nobody.nothing'" in unknown.stderr
 
 
+async def test_demo_seeds_a_cooperative_once(
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
+    env = suite_env(settings, tmp_path)
+    seeded = await asyncio.to_thread(keel, env, "demo")
+    assert seeded.returncode == 0, seeded.stderr
+    assert seeded.stdout.startswith('Demo cooperative "Analytical Engines" seeded.')
+    words = seeded.stdout.split()
+    research = words[words.index("research") + 1]
+    ada = words[words.index("(owner)") + 1]
+    r = await client.get(
+        "/entitlements/check",
+        params={"workspace": research, "key": "api.calls"},
+        headers={"Authorization": f"Bearer {ada}"},
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["allowed"], r.json()["used"], r.json()["limit"]) == (True, "120", "10000")
+
+    again = await asyncio.to_thread(keel, env, "demo")
+    assert again.returncode == 0, again.stderr
+    assert "already exists; nothing was changed" in again.stderr
+    assert again.stdout == ""
+
+
 async def test_worker_drains_the_outbox_and_stops_on_sigterm(
     client: httpx.AsyncClient, admin_headers: dict[str, str], settings: Settings, tmp_path: Path
 ) -> None:
