@@ -24,6 +24,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     outbox_lease_seconds: int = 60
     outbox_max_attempts: int = 8
     outbox_sweep_seconds: float = 5.0
+    # inbound webhook signing secrets, "provider=secret,provider=secret"; `stripe` is verified
+    # with Stripe's scheme, any other provider with Standard Webhooks'
+    inbound_webhook_secrets: str = ""
     job_tick_seconds: float = 30.0  # how often each worker looks for due scheduled jobs
     oidc_issuer: str | None = None
     oidc_audience: str | None = None

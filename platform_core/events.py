@@ -38,6 +38,13 @@ class Subject(msgspec.Struct, frozen=True, kw_only=True):
     name: str | None = None
 
 
+def inbound_webhook_type(provider: str, provider_type: str) -> str:
+    """The event type under which a verified inbound webhook is published, e.g.
+    `integration.inbound.stripe.invoice.paid`: modules subscribe to it in their wiring without
+    importing integration."""
+    return f"integration.inbound.{provider}.{provider_type}"
+
+
 class Event(msgspec.Struct, frozen=True, kw_only=True):
     """A versioned fact a module publishes. `type` reads `<module>.<aggregate>.<verb>`."""
 

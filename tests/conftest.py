@@ -31,6 +31,10 @@ SERVER_URL = os.environ.get("KEEL_TEST_DATABASE_URL", "postgresql://postgres@127
 REDIS_URL = os.environ.get("KEEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SUFFIX = os.environ.get("KEEL_TEST_SUFFIX", "main")
 TEST_DB = f"keel_test_{SUFFIX}"
+# providers the inbound webhook tests sign for: Stripe's scheme, and a Standard Webhooks one
+INBOUND_WEBHOOK_SECRETS = (
+    "stripe=whsec_test_stripe_secret,acme=whsec_dGVzdC1hY21lLXNpZ25pbmcta2V5LTMyYnl0ZXM="
+)
 
 
 def database_url(name: str) -> str:
@@ -70,6 +74,7 @@ def settings(db_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFacto
         data_dir=Path(tmp_path_factory.mktemp("keel")),
         outbox_sweep_seconds=0.5,
         job_tick_seconds=0.5,
+        inbound_webhook_secrets=INBOUND_WEBHOOK_SECRETS,
         outbox_lease_seconds=60,
     )
 

@@ -79,3 +79,36 @@ class IntegrationOutbox(Base):
     last_attempt_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+WEBHOOK_EVENT_STATUSES = ("received", "processed", "failed", "ignored")
+
+
+class WebhookEvent(Base):
+    """An inbound provider event, stored once per (provider, external id) after its signature
+    was verified, then processed by whatever modules subscribed to it (`services.inbound`)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("provider", "external_event_id"),
+        CheckConstraint(f"status IN {WEBHOOK_EVENT_STATUSES}", name="status"),
+        Index(
+            "ix_webhook_events_due",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('received', 'failed')"),
+        ),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    provider: Mapped[str] = mapped_column(Text)
+    external_event_id: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    signature_verified: Mapped[bool]
+    status: Mapped[str] = mapped_column(Text, server_default="received")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    processed_at: Mapped[datetime | None]

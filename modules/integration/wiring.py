@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from modules.integration.jobs import PURGE_DELIVERIES
+from modules.integration.inbound_routes import InboundWebhookController
+from modules.integration.jobs import PROCESS_WEBHOOKS, PURGE_DELIVERIES
 from modules.integration.routes import CONTROLLERS
 from modules.integration.services.delivery import (
     BACKOFF_BASE_SECONDS,
@@ -19,7 +20,8 @@ from platform_core.outbox import OutboxRelaySpec
 MODULE = ModuleSpec(
     name="integration",
     schema="integration",
-    route_handlers=CONTROLLERS,
+    route_handlers=[*CONTROLLERS, InboundWebhookController],
+    public_paths=["/integration/webhooks/"],
     subscriptions=[Subscription("*", enqueue_deliveries)],
     relays=[
         OutboxRelaySpec(
@@ -34,5 +36,5 @@ MODULE = ModuleSpec(
             backoff_base_seconds=BACKOFF_BASE_SECONDS,
         )
     ],
-    scheduled_jobs=[PURGE_DELIVERIES],
+    scheduled_jobs=[PURGE_DELIVERIES, PROCESS_WEBHOOKS],
 )
