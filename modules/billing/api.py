@@ -1,5 +1,8 @@
-"""billing's public facade: async functions taking a UnitOfWork. Filled by the billing issue."""
+"""billing's public facade: async functions taking a UnitOfWork."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from modules.billing.services.accounts import get_account
+from modules.billing.services.subscriptions import get_subscription
+
+__all__ = ["get_account", "get_subscription"]

@@ -1,3 +1,134 @@
-"""billing's public data: DTOs and versioned events."""
+"""billing's public data: DTOs and versioned events.
+
+Money is integer minor units with an ISO 4217 currency (`unit_amount: 1999`, `currency: "EUR"`
+is 19.99 EUR). Prorations are computed to the second and rounded half-to-even to the minor unit."""
 
 from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+Interval = Literal["day", "week", "month", "year"]
+PriceType = Literal["recurring", "one_time"]
+UsageType = Literal["licensed", "metered"]
+BillingScheme = Literal["per_unit", "tiered"]
+TiersMode = Literal["graduated", "volume"]
+SubscriptionStatus = Literal["incomplete", "trialing", "active", "past_due", "paused", "canceled", "unpaid"]
+
+# Events
+ACCOUNT_CREATED = "billing.account.created"
+ACCOUNT_UPDATED = "billing.account.updated"
+PRODUCT_CREATED = "billing.product.created"
+PRODUCT_UPDATED = "billing.product.updated"
+PRICE_CREATED = "billing.price.created"
+PRICE_UPDATED = "billing.price.updated"
+SUBSCRIPTION_CREATED = "billing.subscription.created"
+SUBSCRIPTION_UPDATED = "billing.subscription.updated"
+SUBSCRIPTION_RENEWED = "billing.subscription.renewed"
+SUBSCRIPTION_CANCELED = "billing.subscription.canceled"
+
+
+class Tier(msgspec.Struct, frozen=True, kw_only=True):
+    """Up to `up_to` units (None: the last tier, unbounded): `unit_amount` per unit and a
+    `flat_amount` once for reaching the tier."""
+
+    up_to: int | None
+    unit_amount: int = 0
+    flat_amount: int = 0
+
+
+class BillingAccountDTO(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    org_id: uuid.UUID
+    name: str
+    email: str
+    currency: str
+    address: dict[str, Any] | None
+    tax_ids: list[dict[str, Any]]
+    provider_customer_id: str | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductDTO(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    key: str
+    name: str
+    description: str | None
+    entitlement_set_id: uuid.UUID | None
+    active: bool
+    created_at: datetime
+
+
+class PriceDTO(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    product_id: uuid.UUID
+    lookup_key: str | None
+    currency: str
+    type: PriceType
+    unit_amount: int | None
+    interval: Interval | None
+    interval_count: int
+    usage_type: UsageType
+    billing_scheme: BillingScheme
+    tiers: list[Tier] | None
+    tiers_mode: TiersMode | None
+    metered_resource_key: str | None
+    active: bool
+    created_at: datetime
+
+
+class SubscriptionItemDTO(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    price_id: uuid.UUID
+    quantity: int
+    provision_id: uuid.UUID | None
+
+
+class SubscriptionDTO(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    org_id: uuid.UUID
+    account_id: uuid.UUID
+    pool_id: uuid.UUID
+    status: SubscriptionStatus
+    currency: str
+    interval: Interval
+    interval_count: int
+    billing_cycle_anchor: datetime
+    current_period_start: datetime
+    current_period_end: datetime
+    trial_end: datetime | None
+    cancel_at_period_end: bool
+    canceled_at: datetime | None
+    ended_at: datetime | None
+    items: list[SubscriptionItemDTO]
+    created_at: datetime
+
+
+class ProrationLine(msgspec.Struct, frozen=True, kw_only=True):
+    """What a change is worth for the rest of the current period: positive is owed by the
+    customer, negative is credit. Invoicing turns these into pending charges."""
+
+    item_id: uuid.UUID
+    description: str
+    amount: int
+    currency: str
+    period_start: datetime
+    period_end: datetime
+
+
+class SubscriptionChangeDTO(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    subscription_id: uuid.UUID
+    kind: str
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+    proration: list[ProrationLine]
+    effective_at: datetime
+    actor_type: str
+    actor_id: str | None
+    created_at: datetime

@@ -11,11 +11,17 @@ from decimal import Decimal
 
 from modules.entitlements.contracts import CheckResult, IngestResult, UsageEventIn
 from modules.entitlements.services import check as _check
-from modules.entitlements.services.catalog import create_resource_key, create_set, get_set, new_set_version
+from modules.entitlements.services.catalog import (
+    create_resource_key,
+    create_set,
+    get_set,
+    get_set_by_id,
+    new_set_version,
+)
 from modules.entitlements.services.grants import create_grant, revoke_grant
 from modules.entitlements.services.ingest import ingest as _ingest
 from modules.entitlements.services.materialize import rematerialize_due
-from modules.entitlements.services.pools import assign_workspace, create_pool, set_ondemand
+from modules.entitlements.services.pools import assign_workspace, create_pool, pool_in_org, set_ondemand
 from modules.entitlements.services.provisions import (
     change_provision,
     deprovision,
@@ -52,8 +58,10 @@ __all__ = [
     "find_provision",
     "get_provision",
     "get_set",
+    "get_set_by_id",
     "ingest_usage",
     "new_set_version",
+    "pool_in_org",
     "provision",
     "rematerialize_due",
     "revoke_grant",

@@ -262,3 +262,10 @@ async def pool_entitlements(uow: UnitOfWork, org_id: uuid.UUID, pool_id: uuid.UU
             for n, key in numerics
         ],
     )
+
+
+async def pool_in_org(uow: UnitOfWork, org_id: uuid.UUID, pool_id: uuid.UUID) -> bool:
+    found = await uow.session.scalar(
+        select(ResourcePool.id).where(ResourcePool.id == pool_id, ResourcePool.org_id == org_id)
+    )
+    return found is not None

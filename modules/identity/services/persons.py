@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-import msgspec
 from sqlalchemy import exists, select, update
 
 from modules.identity.contracts import (
@@ -21,6 +19,7 @@ from modules.identity.schemas import UpdatePerson
 from platform_core.clock import utcnow
 from platform_core.errors import Conflict, NotFound
 from platform_core.events import Subject
+from platform_core.patching import apply_patch
 from platform_core.uow import UnitOfWork
 
 ERASED_PERSON_NAME = "Erased person"
@@ -109,18 +108,9 @@ def ensure_live(person: Person) -> None:
 async def update_person(uow: UnitOfWork, person_id: uuid.UUID, changes: UpdatePerson) -> PersonDTO:
     person = await load_person(uow, person_id, for_update=True)
     ensure_live(person)
-    values: dict[str, Any] = {
-        name: getattr(changes, name)
-        for name in changes.__struct_fields__
-        if getattr(changes, name) is not msgspec.UNSET
-    }
-    if "email" in values:
-        values["email"] = normalise_email(values["email"])
-    changed = sorted(name for name, value in values.items() if getattr(person, name) != value)
+    changed = sorted(apply_patch(person, changes, {"email": normalise_email}))
     if not changed:
         return to_dto(person)
-    for name in changed:
-        setattr(person, name, values[name])
     await uow.session.flush()
     await uow.session.refresh(person, ["updated_at"])
     # field names only: values are PII, and the audit log cannot forget them

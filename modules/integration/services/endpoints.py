@@ -6,9 +6,7 @@ import base64
 import secrets
 import uuid
 from datetime import timedelta
-from typing import Any
 
-import msgspec
 from sqlalchemy import func, select
 
 from modules.integration.contracts import (
@@ -29,6 +27,7 @@ from platform_core.clock import utcnow
 from platform_core.errors import Conflict, NotFound
 from platform_core.events import Subject
 from platform_core.pagination import Page, keyset, page_of
+from platform_core.patching import apply_patch
 from platform_core.uow import UnitOfWork
 
 MAX_ENDPOINTS_PER_ORG = 16
@@ -129,18 +128,11 @@ async def update_endpoint(
     uow: UnitOfWork, org_id: uuid.UUID, endpoint_id: uuid.UUID, changes: UpdateEndpoint
 ) -> WebhookEndpointDTO:
     endpoint = await get_endpoint_row(uow, org_id, endpoint_id)
-    changed: dict[str, Any] = {}
-    for name in UpdateEndpoint.__struct_fields__:
-        value = getattr(changes, name)
-        if value is msgspec.UNSET:
-            continue
-        if name == "url":
-            value = checked_url(value, uow.settings)
-        elif name == "event_types":
-            value = sorted(set(value))
-        if getattr(endpoint, name) != value:
-            setattr(endpoint, name, value)
-            changed[name] = value
+    changed = apply_patch(
+        endpoint,
+        changes,
+        {"url": lambda url: checked_url(url, uow.settings), "event_types": lambda types: sorted(set(types))},
+    )
     if not changed:
         return endpoint_dto(endpoint)
     await _saved(uow, endpoint)

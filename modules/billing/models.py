@@ -1,0 +1,199 @@
+"""billing's tables (schema `billing`). Private to the module.
+
+Money is integer minor units (`bigint`) with an ISO 4217 currency; quantities are integers.
+The catalog (products, prices) is platform-wide; accounts and subscriptions belong to one
+organization and carry `org_id`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from platform_core.db import Base, Timestamped
+from platform_core.ids import uuid7
+
+SCHEMA = "billing"
+ORG_FK = "organization.organizations.id"
+CURRENCY_CHECK = "currency ~ '^[A-Z]{3}$'"
+INTERVALS = ("day", "week", "month", "year")
+SUBSCRIPTION_STATUSES = ("incomplete", "trialing", "active", "past_due", "paused", "canceled", "unpaid")
+CHANGE_KINDS = (
+    "created", "quantity_changed", "cancel_scheduled", "cancel_unscheduled", "canceled", "renewed",
+    "trial_ended",
+)  # fmt: skip
+
+
+class BillingAccount(Timestamped, Base):
+    """The paying entity of an organization (one per organization)."""
+
+    __tablename__ = "billing_accounts"
+    __table_args__ = (
+        CheckConstraint(CURRENCY_CHECK, name="currency"),
+        CheckConstraint("status IN ('active', 'closed')", name="status"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="RESTRICT"), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    email: Mapped[str] = mapped_column(Text)
+    currency: Mapped[str] = mapped_column(Text)
+    address: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    tax_ids: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    provider_customer_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    status: Mapped[str] = mapped_column(Text, server_default="active")
+    created_by: Mapped[str | None] = mapped_column(Text)
+
+
+class Product(Timestamped, Base):
+    """What is sold; `entitlement_set_id` pins the entitlement set version its subscriptions
+    provision (changing it affects new subscriptions only)."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("key ~ '^[a-z][a-z0-9_.-]{0,99}$'", name="key_format"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    key: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    entitlement_set_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("entitlements.entitlement_sets.id", ondelete="RESTRICT")
+    )
+    active: Mapped[bool] = mapped_column(server_default=text("true"))
+
+
+class Price(Base):
+    """How a product is charged. Immutable once created except `active` (as Stripe): a new
+    amount is a new price."""
+
+    __tablename__ = "prices"
+    __table_args__ = (
+        CheckConstraint(CURRENCY_CHECK, name="currency"),
+        CheckConstraint("type IN ('recurring', 'one_time')", name="type"),
+        CheckConstraint(f"interval IS NULL OR interval IN {INTERVALS}", name="interval"),
+        CheckConstraint("(type = 'recurring') = (interval IS NOT NULL)", name="recurring_has_interval"),
+        CheckConstraint("interval_count BETWEEN 1 AND 365", name="interval_count"),
+        CheckConstraint("usage_type IN ('licensed', 'metered')", name="usage_type"),
+        CheckConstraint("usage_type = 'licensed' OR type = 'recurring'", name="metered_is_recurring"),
+        CheckConstraint("(usage_type = 'metered') = (metered_resource_key IS NOT NULL)", name="metered_key"),
+        CheckConstraint("billing_scheme IN ('per_unit', 'tiered')", name="billing_scheme"),
+        CheckConstraint(
+            "(billing_scheme = 'per_unit' AND unit_amount IS NOT NULL AND tiers IS NULL"
+            " AND tiers_mode IS NULL)"
+            " OR (billing_scheme = 'tiered' AND unit_amount IS NULL AND tiers IS NOT NULL"
+            " AND tiers_mode IN ('graduated', 'volume'))",
+            name="scheme_shape",
+        ),
+        CheckConstraint("unit_amount IS NULL OR unit_amount >= 0", name="unit_amount"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.products.id", ondelete="RESTRICT"), index=True
+    )
+    lookup_key: Mapped[str | None] = mapped_column(Text, unique=True)
+    currency: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(Text)
+    unit_amount: Mapped[int | None] = mapped_column(BigInteger)
+    interval: Mapped[str | None] = mapped_column(Text)
+    interval_count: Mapped[int] = mapped_column(Integer, server_default="1")
+    usage_type: Mapped[str] = mapped_column(Text, server_default="licensed")
+    billing_scheme: Mapped[str] = mapped_column(Text, server_default="per_unit")
+    tiers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB(none_as_null=True))
+    tiers_mode: Mapped[str | None] = mapped_column(Text)
+    metered_resource_key: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class Subscription(Timestamped, Base):
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        CheckConstraint(f"status IN {SUBSCRIPTION_STATUSES}", name="status"),
+        CheckConstraint(CURRENCY_CHECK, name="currency"),
+        CheckConstraint(f"interval IN {INTERVALS}", name="interval"),
+        CheckConstraint("current_period_end > current_period_start", name="period"),
+        Index(
+            "ix_subscriptions_due",
+            "current_period_end",
+            postgresql_where=text("status IN ('active', 'trialing')"),
+        ),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="RESTRICT"), index=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.billing_accounts.id", ondelete="RESTRICT")
+    )
+    pool_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("entitlements.resource_pools.id", ondelete="RESTRICT")
+    )
+    status: Mapped[str] = mapped_column(Text)
+    currency: Mapped[str] = mapped_column(Text)
+    interval: Mapped[str] = mapped_column(Text)
+    interval_count: Mapped[int] = mapped_column(Integer)
+    billing_cycle_anchor: Mapped[datetime]
+    current_period_start: Mapped[datetime]
+    current_period_end: Mapped[datetime]
+    trial_end: Mapped[datetime | None]
+    cancel_at_period_end: Mapped[bool] = mapped_column(server_default=text("false"))
+    canceled_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    created_by: Mapped[str | None] = mapped_column(Text)
+
+
+class SubscriptionItem(Base):
+    """One price of a subscription, and the entitlements provision it made (if its product
+    has an entitlement set)."""
+
+    __tablename__ = "subscription_items"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "price_id"),
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    subscription_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    price_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("billing.prices.id", ondelete="RESTRICT"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    provision_id: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class SubscriptionChange(Base):
+    """Immutable trail of every change to a subscription (a trigger rejects UPDATE and
+    DELETE): what it was, what it became, the proration it implies, when, and by whom."""
+
+    __tablename__ = "subscription_changes"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {CHANGE_KINDS}", name="kind"),
+        Index("ix_subscription_changes_subscription_id_id", "subscription_id", "id"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    subscription_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.subscriptions.id", ondelete="RESTRICT")
+    )
+    org_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    after: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    proration: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    effective_at: Mapped[datetime]
+    actor_type: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

@@ -1,0 +1,12 @@
+"""Permissions billing's routes declare (`<module>.<resource>:<action>`)."""
+
+from __future__ import annotations
+
+# platform scope (operators): the catalog
+CATALOG_READ = "billing.catalog:read"
+CATALOG_WRITE = "billing.catalog:write"
+# organization scope (owners and billing admins hold billing.*:*, admins billing.*:read)
+ACCOUNTS_READ = "billing.accounts:read"
+ACCOUNTS_WRITE = "billing.accounts:write"
+SUBSCRIPTIONS_READ = "billing.subscriptions:read"
+SUBSCRIPTIONS_WRITE = "billing.subscriptions:write"

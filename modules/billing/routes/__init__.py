@@ -1,0 +1,9 @@
+"""billing's HTTP routes under /billing."""
+
+from __future__ import annotations
+
+from modules.billing.routes.accounts import AccountController
+from modules.billing.routes.catalog import CatalogController
+from modules.billing.routes.subscriptions import SubscriptionController
+
+CONTROLLERS = [AccountController, CatalogController, SubscriptionController]

@@ -1,0 +1,68 @@
+"""The catalog, for platform operators: products and their prices."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from modules.billing import permissions as perm
+from modules.billing.contracts import PriceDTO, ProductDTO
+from modules.billing.schemas import CreatePrice, CreateProduct, SetPriceActive, UpdateProduct
+from modules.billing.services import catalog
+from platform_core.http_auth import requires
+from platform_core.uow import UnitOfWork
+
+
+class CatalogController(Controller):
+    path = "/billing"
+    tags = ["billing"]
+
+    @post("/products", guards=[requires(perm.CATALOG_WRITE)], status_code=201, summary="Create a product")
+    async def create_product(
+        self, data: JSONBody[CreateProduct], uow: NamedDependency[UnitOfWork]
+    ) -> ProductDTO:
+        return await catalog.create_product(uow, data)
+
+    @get("/products", guards=[requires(perm.CATALOG_READ)], summary="List products")
+    async def list_products(self, uow: NamedDependency[UnitOfWork]) -> list[ProductDTO]:
+        return await catalog.list_products(uow)
+
+    @patch("/products/{product_id:uuid}", guards=[requires(perm.CATALOG_WRITE)], summary="Update a product")
+    async def update_product(
+        self, product_id: FromPath[uuid.UUID], data: JSONBody[UpdateProduct], uow: NamedDependency[UnitOfWork]
+    ) -> ProductDTO:
+        return await catalog.update_product(uow, product_id, data)
+
+    @post(
+        "/products/{product_id:uuid}/prices",
+        guards=[requires(perm.CATALOG_WRITE)],
+        status_code=201,
+        summary="Create a price (immutable: a new amount is a new price)",
+    )
+    async def create_price(
+        self, product_id: FromPath[uuid.UUID], data: JSONBody[CreatePrice], uow: NamedDependency[UnitOfWork]
+    ) -> PriceDTO:
+        return await catalog.create_price(uow, product_id, data)
+
+    @get(
+        "/products/{product_id:uuid}/prices",
+        guards=[requires(perm.CATALOG_READ)],
+        summary="A product's prices",
+    )
+    async def list_prices(
+        self, product_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
+    ) -> list[PriceDTO]:
+        return await catalog.list_prices(uow, product_id)
+
+    @patch(
+        "/prices/{price_id:uuid}",
+        guards=[requires(perm.CATALOG_WRITE)],
+        summary="Stop or resume selling a price",
+    )
+    async def set_active(
+        self, price_id: FromPath[uuid.UUID], data: JSONBody[SetPriceActive], uow: NamedDependency[UnitOfWork]
+    ) -> PriceDTO:
+        return await catalog.set_price_active(uow, price_id, data.active)

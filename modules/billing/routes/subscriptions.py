@@ -1,0 +1,106 @@
+"""An organization's subscriptions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from modules.billing import permissions as perm
+from modules.billing.contracts import SubscriptionChangeDTO, SubscriptionDTO
+from modules.billing.schemas import Cancel, ChangeQuantity, CreateSubscription
+from modules.billing.services import subscriptions
+from platform_core.http_auth import requires
+from platform_core.idempotency import idempotent
+from platform_core.uow import UnitOfWork
+
+SubscriptionId = FromPath[uuid.UUID]
+
+
+class SubscriptionController(Controller):
+    path = "/billing/orgs/{org_id:uuid}/subscriptions"
+    tags = ["billing"]
+
+    @post(
+        "/",
+        guards=[requires(perm.SUBSCRIPTIONS_WRITE)],
+        status_code=201,
+        summary="Subscribe (provisions the products' entitlements into the pool)",
+    )
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        org_id: FromPath[uuid.UUID],
+        data: JSONBody[CreateSubscription],
+        uow: NamedDependency[UnitOfWork],
+    ) -> Response[Any]:
+        async def produce() -> tuple[int, SubscriptionDTO]:
+            return 201, await subscriptions.create_subscription(uow, org_id, data)
+
+        return await idempotent(request, uow, produce)
+
+    @get("/", guards=[requires(perm.SUBSCRIPTIONS_READ)], summary="The organization's subscriptions")
+    async def list_subscriptions(
+        self, org_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
+    ) -> list[SubscriptionDTO]:
+        return await subscriptions.list_subscriptions(uow, org_id)
+
+    @get("/{subscription_id:uuid}", guards=[requires(perm.SUBSCRIPTIONS_READ)], summary="Get a subscription")
+    async def get_one(
+        self, org_id: FromPath[uuid.UUID], subscription_id: SubscriptionId, uow: NamedDependency[UnitOfWork]
+    ) -> SubscriptionDTO:
+        return await subscriptions.get_subscription(uow, org_id, subscription_id)
+
+    @patch(
+        "/{subscription_id:uuid}/items/{item_id:uuid}",
+        guards=[requires(perm.SUBSCRIPTIONS_WRITE)],
+        summary="Change an item's quantity (prorated for the rest of the period)",
+    )
+    async def change_quantity(
+        self,
+        org_id: FromPath[uuid.UUID],
+        subscription_id: SubscriptionId,
+        item_id: FromPath[uuid.UUID],
+        data: JSONBody[ChangeQuantity],
+        uow: NamedDependency[UnitOfWork],
+    ) -> SubscriptionDTO:
+        return await subscriptions.change_quantity(uow, org_id, subscription_id, item_id, data.quantity)
+
+    @post(
+        "/{subscription_id:uuid}/cancel",
+        guards=[requires(perm.SUBSCRIPTIONS_WRITE)],
+        status_code=200,
+        summary="Cancel at the period's end (default) or now",
+    )
+    async def cancel(
+        self,
+        org_id: FromPath[uuid.UUID],
+        subscription_id: SubscriptionId,
+        data: JSONBody[Cancel],
+        uow: NamedDependency[UnitOfWork],
+    ) -> SubscriptionDTO:
+        return await subscriptions.cancel(uow, org_id, subscription_id, at_period_end=data.at_period_end)
+
+    @post(
+        "/{subscription_id:uuid}/reactivate",
+        guards=[requires(perm.SUBSCRIPTIONS_WRITE)],
+        status_code=200,
+        summary="Undo a cancellation scheduled for the period's end",
+    )
+    async def reactivate(
+        self, org_id: FromPath[uuid.UUID], subscription_id: SubscriptionId, uow: NamedDependency[UnitOfWork]
+    ) -> SubscriptionDTO:
+        return await subscriptions.reactivate(uow, org_id, subscription_id)
+
+    @get(
+        "/{subscription_id:uuid}/changes",
+        guards=[requires(perm.SUBSCRIPTIONS_READ)],
+        summary="Every change, with its proration",
+    )
+    async def changes(
+        self, org_id: FromPath[uuid.UUID], subscription_id: SubscriptionId, uow: NamedDependency[UnitOfWork]
+    ) -> list[SubscriptionChangeDTO]:
+        return await subscriptions.list_changes(uow, org_id, subscription_id)

@@ -1,0 +1,88 @@
+"""HTTP request bodies of billing's routes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+
+from modules.billing.contracts import BillingScheme, Interval, PriceType, Tier, TiersMode, UsageType
+
+Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+Text = Annotated[str, msgspec.Meta(max_length=2000)]
+Key = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.-]{0,99}$")]
+Amount = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
+Quantity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+
+
+class CreateAccount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name
+    email: Email
+    currency: Currency
+    address: dict[str, Any] | None = None
+    tax_ids: Annotated[list[dict[str, Any]], msgspec.Meta(max_length=10)] = []
+
+
+class UpdateAccount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    email: Email | msgspec.UnsetType = msgspec.UNSET
+    address: dict[str, Any] | msgspec.UnsetType | None = msgspec.UNSET
+    tax_ids: Annotated[list[dict[str, Any]], msgspec.Meta(max_length=10)] | msgspec.UnsetType = msgspec.UNSET
+
+
+class CreateProduct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`entitlement_set_key`: its latest version is pinned now; or an exact version by id."""
+
+    key: Key
+    name: Name
+    description: Text | None = None
+    entitlement_set_key: str | None = None
+    entitlement_set_id: uuid.UUID | None = None
+
+
+class UpdateProduct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    description: Text | msgspec.UnsetType | None = msgspec.UNSET
+    active: bool | msgspec.UnsetType = msgspec.UNSET
+    entitlement_set_key: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class CreatePrice(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    currency: Currency
+    type: PriceType = "recurring"
+    unit_amount: Amount | None = None
+    interval: Interval | None = None
+    interval_count: Annotated[int, msgspec.Meta(ge=1, le=365)] = 1
+    usage_type: UsageType = "licensed"
+    billing_scheme: BillingScheme = "per_unit"
+    tiers: Annotated[list[Tier], msgspec.Meta(min_length=1, max_length=20)] | None = None
+    tiers_mode: TiersMode | None = None
+    metered_resource_key: str | None = None
+    lookup_key: Key | None = None
+
+
+class SetPriceActive(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    active: bool
+
+
+class ItemIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    price_id: uuid.UUID
+    quantity: Quantity = 1
+
+
+class CreateSubscription(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    account_id: uuid.UUID
+    pool_id: uuid.UUID
+    items: Annotated[list[ItemIn], msgspec.Meta(min_length=1, max_length=20)]
+    trial_days: Annotated[int, msgspec.Meta(ge=1, le=730)] | None = None
+
+
+class ChangeQuantity(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    quantity: Quantity
+
+
+class Cancel(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    at_period_end: bool = True

@@ -1,0 +1,91 @@
+"""Billing accounts: who pays for an organization."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from modules.billing.contracts import ACCOUNT_CREATED, ACCOUNT_UPDATED, BillingAccountDTO
+from modules.billing.models import BillingAccount
+from modules.billing.schemas import CreateAccount, UpdateAccount
+from modules.organization import api as org_api
+from platform_core.errors import Conflict, NotFound
+from platform_core.events import Subject
+from platform_core.patching import apply_patch
+from platform_core.uow import UnitOfWork
+
+
+def account_dto(a: BillingAccount) -> BillingAccountDTO:
+    return BillingAccountDTO(
+        id=a.id,
+        org_id=a.org_id,
+        name=a.name,
+        email=a.email,
+        currency=a.currency,
+        address=a.address,
+        tax_ids=list(a.tax_ids),
+        provider_customer_id=a.provider_customer_id,
+        status=a.status,
+        created_at=a.created_at,
+        updated_at=a.updated_at,
+    )
+
+
+def _subject(a: BillingAccount) -> Subject:
+    return Subject(type="billing_account", id=str(a.id), name=a.name)
+
+
+async def account_row(uow: UnitOfWork, org_id: uuid.UUID, account_id: uuid.UUID) -> BillingAccount:
+    account = await uow.session.scalar(
+        select(BillingAccount).where(BillingAccount.id == account_id, BillingAccount.org_id == org_id)
+    )
+    if account is None:
+        raise NotFound(f"billing account {account_id} does not exist", code="billing_account_not_found")
+    return account
+
+
+async def create_account(uow: UnitOfWork, org_id: uuid.UUID, data: CreateAccount) -> BillingAccountDTO:
+    await org_api.get_organization(uow, org_id)
+    if await uow.session.scalar(select(BillingAccount.id).where(BillingAccount.org_id == org_id)):
+        raise Conflict("the organization already has a billing account", code="billing_account_exists")
+    account = BillingAccount(
+        org_id=org_id,
+        name=data.name,
+        email=data.email.lower(),
+        currency=data.currency,
+        address=data.address,
+        tax_ids=data.tax_ids,
+        created_by=uow.actor.id,
+    )
+    uow.session.add(account)
+    await uow.session.flush()  # a concurrent second account fails here on the unique org_id
+    await uow.session.refresh(account)
+    await uow.emit(
+        ACCOUNT_CREATED, subject=_subject(account), data={"currency": account.currency}, org_id=org_id
+    )
+    return account_dto(account)
+
+
+async def list_accounts(uow: UnitOfWork, org_id: uuid.UUID) -> list[BillingAccountDTO]:
+    await org_api.get_organization(uow, org_id)
+    rows = await uow.session.scalars(select(BillingAccount).where(BillingAccount.org_id == org_id))
+    return [account_dto(a) for a in rows]
+
+
+async def get_account(uow: UnitOfWork, org_id: uuid.UUID, account_id: uuid.UUID) -> BillingAccountDTO:
+    return account_dto(await account_row(uow, org_id, account_id))
+
+
+async def update_account(
+    uow: UnitOfWork, org_id: uuid.UUID, account_id: uuid.UUID, changes: UpdateAccount
+) -> BillingAccountDTO:
+    account = await account_row(uow, org_id, account_id)
+    changed = apply_patch(account, changes, {"email": str.lower})
+    if changed:
+        await uow.session.flush()
+        await uow.session.refresh(account)
+        await uow.emit(
+            ACCOUNT_UPDATED, subject=_subject(account), data={"changed": sorted(changed)}, org_id=org_id
+        )
+    return account_dto(account)
