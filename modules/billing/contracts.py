@@ -132,3 +132,45 @@ class SubscriptionChangeDTO(msgspec.Struct, frozen=True, kw_only=True):
     actor_type: str
     actor_id: str | None
     created_at: datetime
+
+
+InvoiceStatus = Literal["draft", "open", "paid", "uncollectible", "void"]
+
+INVOICE_FINALIZED = "billing.invoice.finalized"
+INVOICE_PAID = "billing.invoice.paid"
+INVOICE_VOIDED = "billing.invoice.voided"
+
+
+class InvoiceLineDTO(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    source: str
+    source_id: uuid.UUID | None
+    description: str
+    quantity: int | None
+    unit_amount: int | None
+    amount: int
+    period_start: datetime | None
+    period_end: datetime | None
+
+
+class InvoiceDTO(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    org_id: uuid.UUID
+    account_id: uuid.UUID
+    subscription_id: uuid.UUID | None
+    number: str | None
+    status: InvoiceStatus
+    currency: str
+    period_start: datetime | None
+    period_end: datetime | None
+    subtotal: int
+    discount_total: int
+    credit_applied: int
+    total: int
+    amount_due: int
+    amount_paid: int
+    due_date: datetime | None
+    finalized_at: datetime | None
+    paid_at: datetime | None
+    voided_at: datetime | None
+    lines: list[InvoiceLineDTO]

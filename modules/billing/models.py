@@ -197,3 +197,119 @@ class SubscriptionChange(Base):
     actor_type: Mapped[str] = mapped_column(Text)
     actor_id: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+INVOICE_STATUSES = ("draft", "open", "paid", "uncollectible", "void")
+LINE_SOURCES = ("subscription_item", "pending_charge", "proration", "purchase")
+
+
+class PendingCharge(Base):
+    """An amount owed (or, negative, credited) to an account that the next invoice will carry:
+    prorations, credits carried forward. Mutable only until an invoice takes it."""
+
+    __tablename__ = "pending_charges"
+    __table_args__ = (
+        CheckConstraint(CURRENCY_CHECK, name="currency"),
+        CheckConstraint("kind IN ('proration', 'credit', 'one_off', 'usage')", name="kind"),
+        Index("ix_pending_charges_open", "account_id", postgresql_where=text("invoice_id IS NULL")),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="RESTRICT"))
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.billing_accounts.id", ondelete="RESTRICT")
+    )
+    subscription_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.subscriptions.id", ondelete="RESTRICT")
+    )
+    subscription_item_id: Mapped[uuid.UUID | None]
+    kind: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(Text)
+    period_start: Mapped[datetime | None]
+    period_end: Mapped[datetime | None]
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.invoices.id", ondelete="RESTRICT")
+    )
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class Invoice(Timestamped, Base):
+    """A billing document. Its number is given at finalization from a gapless per-issuer
+    sequence; after that its amounts never change (a trigger enforces it): corrections are new
+    documents. Only the payment state moves (open -> paid / uncollectible / void)."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        CheckConstraint(f"status IN {INVOICE_STATUSES}", name="status"),
+        CheckConstraint(CURRENCY_CHECK, name="currency"),
+        CheckConstraint("(status = 'draft') = (number IS NULL)", name="numbered_when_final"),
+        CheckConstraint("(status = 'draft') = (finalized_at IS NULL)", name="finalized_when_final"),
+        CheckConstraint("total = subtotal - discount_total", name="total"),
+        CheckConstraint("amount_due = total - credit_applied AND amount_due >= 0", name="amount_due"),
+        CheckConstraint("amount_paid >= 0 AND amount_paid <= amount_due", name="amount_paid"),
+        Index("ix_invoices_org_id_id", "org_id", "id"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="RESTRICT"))
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.billing_accounts.id", ondelete="RESTRICT")
+    )
+    subscription_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.subscriptions.id", ondelete="RESTRICT")
+    )
+    number: Mapped[str | None] = mapped_column(Text, unique=True)
+    status: Mapped[str] = mapped_column(Text, server_default="draft")
+    currency: Mapped[str] = mapped_column(Text)
+    period_start: Mapped[datetime | None]
+    period_end: Mapped[datetime | None]
+    subtotal: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    discount_total: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    credit_applied: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    total: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    amount_due: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    amount_paid: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    due_date: Mapped[datetime | None]
+    finalized_at: Mapped[datetime | None]
+    paid_at: Mapped[datetime | None]
+    voided_at: Mapped[datetime | None]
+
+
+class InvoiceLineItem(Base):
+    """Append-only (a trigger rejects UPDATE and DELETE)."""
+
+    __tablename__ = "invoice_line_items"
+    __table_args__ = (
+        CheckConstraint(f"source IN {LINE_SOURCES}", name="source"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    invoice_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.invoices.id", ondelete="RESTRICT"), index=True
+    )
+    source: Mapped[str] = mapped_column(Text)
+    source_id: Mapped[uuid.UUID | None]
+    description: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    unit_amount: Mapped[int | None] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    discount_amount: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    period_start: Mapped[datetime | None]
+    period_end: Mapped[datetime | None]
+
+
+class InvoiceNumberSequence(Base):
+    """The next invoice number of an issuer; taken under the row's lock in the finalizing
+    transaction, so numbers are gapless (a rolled-back finalization gives its number back)."""
+
+    __tablename__ = "invoice_number_sequences"
+    __table_args__ = (CheckConstraint("next_number >= 1", name="next_number"), {"schema": SCHEMA})
+
+    issuer: Mapped[str] = mapped_column(Text, primary_key=True)
+    prefix: Mapped[str] = mapped_column(Text)
+    next_number: Mapped[int] = mapped_column(BigInteger, server_default="1")

@@ -10,3 +10,5 @@ ACCOUNTS_READ = "billing.accounts:read"
 ACCOUNTS_WRITE = "billing.accounts:write"
 SUBSCRIPTIONS_READ = "billing.subscriptions:read"
 SUBSCRIPTIONS_WRITE = "billing.subscriptions:write"
+INVOICES_READ = "billing.invoices:read"  # organization scope
+INVOICES_WRITE = "billing.invoices:write"  # platform scope: recording payments, voiding

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from modules.billing.routes.accounts import AccountController
 from modules.billing.routes.catalog import CatalogController
+from modules.billing.routes.invoices import InvoiceController
 from modules.billing.routes.subscriptions import SubscriptionController
 
-CONTROLLERS = [AccountController, CatalogController, SubscriptionController]
+CONTROLLERS = [AccountController, CatalogController, InvoiceController, SubscriptionController]

@@ -26,6 +26,7 @@ from modules.billing.models import Price, Subscription, SubscriptionChange, Subs
 from modules.billing.schemas import CreateSubscription
 from modules.billing.services.accounts import account_row
 from modules.billing.services.catalog import price_row, product_row, tiers_of
+from modules.billing.services.invoices import Line, add_pending_charge, issue_invoice
 from modules.billing.services.money import amount_for, prorate
 from modules.billing.services.periods import period_at, shift
 from modules.entitlements import api as ent_api
@@ -210,6 +211,8 @@ async def create_subscription(
     await uow.session.flush()
     await uow.session.refresh(sub)
     await _record(uow, sub, "created", None, _snapshot(sub, items), now)
+    if sub.status == "active":  # paid in advance; a trial's first invoice comes when it ends
+        await _invoice_period(uow, sub, items)
     await uow.emit(
         SUBSCRIPTION_CREATED,
         subject=Subject(type="subscription", id=str(sub.id)),
@@ -304,6 +307,7 @@ async def change_quantity(
     if item.provision_id is not None:
         await ent_api.change_provision(uow, item.provision_id, org_id=org_id, quantity=Decimal(quantity))
     await uow.session.flush()
+    await _charge(uow, sub, proration)
     await _record(uow, sub, "quantity_changed", before, _snapshot(sub, items), now, proration)
     await uow.emit(
         SUBSCRIPTION_UPDATED,
@@ -348,6 +352,7 @@ async def cancel(
             await ent_api.deprovision(uow, item.provision_id, org_id=org_id)
     sub.status, sub.canceled_at, sub.ended_at = "canceled", now, now
     await uow.session.flush()
+    await _charge(uow, sub, proration)
     await _record(uow, sub, "canceled", before, _snapshot(sub, items), now, proration)
     await uow.emit(
         SUBSCRIPTION_CANCELED,
@@ -444,15 +449,68 @@ async def renew_due(uow: UnitOfWork) -> int:
                     await ent_api.change_provision(
                         uow, item.provision_id, org_id=sub.org_id, billing_cycle=_cycle(sub)
                     )
-        sub.current_period_start, sub.current_period_end = period_at(
-            sub.billing_cycle_anchor, sub.interval, sub.interval_count, max(now, sub.billing_cycle_anchor)
-        )
-        await uow.session.flush()
-        await _record(uow, sub, kind, before, _snapshot(sub, items), sub.current_period_start)
-        await uow.emit(
-            SUBSCRIPTION_RENEWED,
-            subject=subject,
-            data={"period_start": _iso(sub.current_period_start), "period_end": _iso(sub.current_period_end)},
-            org_id=sub.org_id,
-        )
+        while True:  # one period, and one invoice, at a time: missed periods are billed too
+            sub.current_period_start, sub.current_period_end = period_at(
+                sub.billing_cycle_anchor, sub.interval, sub.interval_count,
+                sub.billing_cycle_anchor if kind == "trial_ended" else sub.current_period_end,
+            )  # fmt: skip
+            await uow.session.flush()
+            await _record(uow, sub, kind, before, _snapshot(sub, items), sub.current_period_start)
+            await _invoice_period(uow, sub, items)
+            await uow.emit(
+                SUBSCRIPTION_RENEWED,
+                subject=subject,
+                data={
+                    "period_start": _iso(sub.current_period_start),
+                    "period_end": _iso(sub.current_period_end),
+                },
+                org_id=sub.org_id,
+            )
+            if sub.current_period_end > now:
+                break
+            kind, before = "renewed", _snapshot(sub, items)
     return len(due)
+
+
+async def _invoice_period(uow: UnitOfWork, sub: Subscription, items: list[SubscriptionItem]) -> None:
+    """The invoice of the current period: its licensed items, in advance (metered usage will
+    be billed in arrears once usage billing exists), plus the account's pending charges."""
+    lines = []
+    for item in items:
+        price = await price_row(uow, item.price_id)
+        if price.usage_type != "licensed":
+            continue
+        product = await product_row(uow, price.product_id)
+        lines.append(
+            Line(
+                source="subscription_item",
+                source_id=item.id,
+                description=f"{item.quantity} x {product.name}",
+                quantity=item.quantity,
+                unit_amount=price.unit_amount,
+                amount=_item_amount(price, item.quantity),
+                period_start=sub.current_period_start,
+                period_end=sub.current_period_end,
+            )
+        )
+    account = await account_row(uow, sub.org_id, sub.account_id)
+    await issue_invoice(
+        uow, account, lines, subscription_id=sub.id, period=(sub.current_period_start, sub.current_period_end)
+    )
+
+
+async def _charge(uow: UnitOfWork, sub: Subscription, proration: list[ProrationLine]) -> None:
+    """Prorations wait as pending charges for the account's next invoice."""
+    account = await account_row(uow, sub.org_id, sub.account_id)
+    for line in proration:
+        if line.amount:
+            await add_pending_charge(
+                uow,
+                account,
+                kind="proration",
+                description=line.description,
+                amount=line.amount,
+                subscription_id=sub.id,
+                subscription_item_id=line.item_id,
+                period=(line.period_start, line.period_end),
+            )

@@ -1,0 +1,277 @@
+"""Invoices: issued when a paid period starts, carrying the period's licensed items and every
+pending charge of the account (prorations, credits), numbered from a gapless sequence and
+immutable from then on. A negative balance is never paid out: it is carried forward as a
+credit to the next invoice."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+
+from modules.billing.contracts import (
+    INVOICE_FINALIZED,
+    INVOICE_PAID,
+    INVOICE_VOIDED,
+    InvoiceDTO,
+    InvoiceLineDTO,
+)
+from modules.billing.models import BillingAccount, Invoice, InvoiceLineItem, PendingCharge
+from platform_core.clock import utcnow
+from platform_core.errors import Conflict, NotFound
+from platform_core.events import Subject
+from platform_core.uow import UnitOfWork
+
+ISSUER = "keel"
+PAYMENT_TERMS = timedelta(days=30)
+_TAKE_NUMBER = text(
+    """UPDATE billing.invoice_number_sequences SET next_number = next_number + 1
+        WHERE issuer = :issuer RETURNING prefix, next_number - 1 AS number"""
+)
+
+
+@dataclass(frozen=True)
+class Line:
+    source: str
+    description: str
+    amount: int
+    source_id: uuid.UUID | None = None
+    quantity: int | None = None
+    unit_amount: int | None = None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+
+
+def invoice_dto(inv: Invoice, lines: list[InvoiceLineItem]) -> InvoiceDTO:
+    return InvoiceDTO(
+        id=inv.id,
+        org_id=inv.org_id,
+        account_id=inv.account_id,
+        subscription_id=inv.subscription_id,
+        number=inv.number,
+        status=inv.status,  # type: ignore[arg-type]
+        currency=inv.currency,
+        period_start=inv.period_start,
+        period_end=inv.period_end,
+        subtotal=inv.subtotal,
+        discount_total=inv.discount_total,
+        credit_applied=inv.credit_applied,
+        total=inv.total,
+        amount_due=inv.amount_due,
+        amount_paid=inv.amount_paid,
+        due_date=inv.due_date,
+        finalized_at=inv.finalized_at,
+        paid_at=inv.paid_at,
+        voided_at=inv.voided_at,
+        lines=[
+            InvoiceLineDTO(
+                id=line.id,
+                source=line.source,
+                source_id=line.source_id,
+                description=line.description,
+                quantity=line.quantity,
+                unit_amount=line.unit_amount,
+                amount=line.amount,
+                period_start=line.period_start,
+                period_end=line.period_end,
+            )
+            for line in lines
+        ],
+    )
+
+
+async def add_pending_charge(
+    uow: UnitOfWork,
+    account: BillingAccount,
+    *,
+    kind: str,
+    description: str,
+    amount: int,
+    subscription_id: uuid.UUID | None = None,
+    subscription_item_id: uuid.UUID | None = None,
+    period: tuple[datetime, datetime] | None = None,
+) -> None:
+    uow.session.add(
+        PendingCharge(
+            org_id=account.org_id,
+            account_id=account.id,
+            subscription_id=subscription_id,
+            subscription_item_id=subscription_item_id,
+            kind=kind,
+            description=description,
+            amount=amount,
+            currency=account.currency,
+            period_start=period[0] if period else None,
+            period_end=period[1] if period else None,
+        )
+    )
+    await uow.session.flush()
+
+
+async def issue_invoice(
+    uow: UnitOfWork,
+    account: BillingAccount,
+    lines: list[Line],
+    *,
+    subscription_id: uuid.UUID | None = None,
+    period: tuple[datetime, datetime] | None = None,
+) -> InvoiceDTO:
+    """Finalize an invoice of `lines` plus the account's pending charges, in this transaction."""
+    pending = list(
+        await uow.session.scalars(
+            select(PendingCharge)
+            .where(
+                PendingCharge.account_id == account.id,
+                PendingCharge.invoice_id.is_(None),
+                PendingCharge.currency == account.currency,
+            )
+            .order_by(PendingCharge.created_at, PendingCharge.id)
+            .with_for_update()
+        )
+    )
+    lines = lines + [
+        Line(
+            source="pending_charge",
+            source_id=p.id,
+            description=p.description,
+            amount=p.amount,
+            period_start=p.period_start,
+            period_end=p.period_end,
+        )
+        for p in pending
+    ]
+    subtotal = sum(line.amount for line in lines)
+    carried = None
+    if subtotal < 0:  # more credit than charges: the rest waits for the next invoice
+        lines.append(Line(source="pending_charge", description="Credit carried forward", amount=-subtotal))
+        carried, subtotal = subtotal, 0
+    now = utcnow()
+    prefix, number = (await uow.session.execute(_TAKE_NUMBER, {"issuer": ISSUER})).one()
+    invoice = Invoice(
+        org_id=account.org_id,
+        account_id=account.id,
+        subscription_id=subscription_id,
+        number=f"{prefix}{number:06d}",
+        status="open" if subtotal > 0 else "paid",
+        currency=account.currency,
+        period_start=period[0] if period else None,
+        period_end=period[1] if period else None,
+        subtotal=subtotal,
+        total=subtotal,
+        amount_due=subtotal,
+        due_date=now + PAYMENT_TERMS,
+        finalized_at=now,
+        paid_at=now if subtotal == 0 else None,
+    )
+    uow.session.add(invoice)
+    await uow.session.flush()
+    rows = [
+        InvoiceLineItem(
+            invoice_id=invoice.id,
+            source=line.source,
+            source_id=line.source_id,
+            description=line.description,
+            quantity=line.quantity,
+            unit_amount=line.unit_amount,
+            amount=line.amount,
+            period_start=line.period_start,
+            period_end=line.period_end,
+        )
+        for line in lines
+    ]
+    uow.session.add_all(rows)
+    for charge in pending:
+        charge.invoice_id = invoice.id
+    await uow.session.flush()
+    if carried is not None:
+        await add_pending_charge(
+            uow, account, kind="credit", description="Credit carried forward", amount=carried
+        )
+    await uow.session.refresh(invoice)
+    subject = Subject(type="invoice", id=str(invoice.id), name=invoice.number)
+    summary = {"number": invoice.number, "currency": invoice.currency, "total": invoice.total}
+    await uow.emit(
+        INVOICE_FINALIZED,
+        subject=subject,
+        data={**summary, "amount_due": invoice.amount_due},
+        org_id=invoice.org_id,
+    )
+    if invoice.status == "paid":
+        await uow.emit(
+            INVOICE_PAID, subject=subject, data={**summary, "amount_paid": 0}, org_id=invoice.org_id
+        )
+    return invoice_dto(invoice, rows)
+
+
+async def _lines(uow: UnitOfWork, invoice_id: uuid.UUID) -> list[InvoiceLineItem]:
+    rows = await uow.session.scalars(
+        select(InvoiceLineItem).where(InvoiceLineItem.invoice_id == invoice_id).order_by(InvoiceLineItem.id)
+    )
+    return list(rows)
+
+
+async def list_invoices(uow: UnitOfWork, org_id: uuid.UUID) -> list[InvoiceDTO]:
+    invoices = await uow.session.scalars(select(Invoice).where(Invoice.org_id == org_id).order_by(Invoice.id))
+    return [invoice_dto(inv, await _lines(uow, inv.id)) for inv in invoices]
+
+
+async def get_invoice(uow: UnitOfWork, org_id: uuid.UUID, invoice_id: uuid.UUID) -> InvoiceDTO:
+    inv = await uow.session.scalar(select(Invoice).where(Invoice.id == invoice_id, Invoice.org_id == org_id))
+    if inv is None:
+        raise NotFound(f"invoice {invoice_id} does not exist", code="invoice_not_found")
+    return invoice_dto(inv, await _lines(uow, inv.id))
+
+
+async def _locked(uow: UnitOfWork, invoice_id: uuid.UUID) -> Invoice:
+    inv = await uow.session.scalar(
+        select(Invoice)
+        .where(Invoice.id == invoice_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if inv is None:
+        raise NotFound(f"invoice {invoice_id} does not exist", code="invoice_not_found")
+    return inv
+
+
+async def mark_paid(uow: UnitOfWork, invoice_id: uuid.UUID) -> InvoiceDTO:
+    """Record that an open invoice was paid in full outside Keel (bank transfer, cheque).
+    Recording it twice changes nothing."""
+    inv = await _locked(uow, invoice_id)
+    if inv.status != "paid":
+        if inv.status != "open":
+            raise Conflict(f"invoice {inv.number} is {inv.status}", code=f"invoice_{inv.status}")
+        inv.status, inv.amount_paid, inv.paid_at = "paid", inv.amount_due, utcnow()
+        await uow.session.flush()
+        await uow.emit(
+            INVOICE_PAID,
+            subject=Subject(type="invoice", id=str(inv.id), name=inv.number),
+            data={
+                "number": inv.number,
+                "currency": inv.currency,
+                "total": inv.total,
+                "amount_paid": inv.amount_paid,
+            },
+            org_id=inv.org_id,
+        )
+    return invoice_dto(inv, await _lines(uow, inv.id))
+
+
+async def void(uow: UnitOfWork, invoice_id: uuid.UUID) -> InvoiceDTO:
+    """An open invoice issued in error: it keeps its number (the sequence stays gapless) and
+    is never collected."""
+    inv = await _locked(uow, invoice_id)
+    if inv.status != "void":
+        if inv.status != "open":
+            raise Conflict(f"invoice {inv.number} is {inv.status}", code=f"invoice_{inv.status}")
+        inv.status, inv.voided_at = "void", utcnow()
+        await uow.session.flush()
+        await uow.emit(
+            INVOICE_VOIDED,
+            subject=Subject(type="invoice", id=str(inv.id), name=inv.number),
+            data={"number": inv.number},
+            org_id=inv.org_id,
+        )
+    return invoice_dto(inv, await _lines(uow, inv.id))
