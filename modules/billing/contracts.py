@@ -141,6 +141,17 @@ INVOICE_PAID = "billing.invoice.paid"
 INVOICE_VOIDED = "billing.invoice.voided"
 
 
+class InvoiceEventData(msgspec.Struct, frozen=True, kw_only=True):
+    """The data of every `billing.invoice.*` event (the subject is the invoice)."""
+
+    number: str
+    account_id: uuid.UUID
+    currency: str
+    total: int
+    amount_due: int
+    amount_paid: int
+
+
 class InvoiceLineDTO(msgspec.Struct, frozen=True, kw_only=True):
     id: uuid.UUID
     source: str

@@ -1,5 +1,7 @@
-"""cooperative's public facade: async functions taking a UnitOfWork. Filled by the cooperative issue."""
+"""cooperative's public facade: async functions taking a UnitOfWork."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from modules.cooperative.services.patronage import allocate, patronage_of
+
+__all__ = ["allocate", "patronage_of"]

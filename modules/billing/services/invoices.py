@@ -16,6 +16,7 @@ from modules.billing.contracts import (
     INVOICE_PAID,
     INVOICE_VOIDED,
     InvoiceDTO,
+    InvoiceEventData,
     InvoiceLineDTO,
 )
 from modules.billing.models import BillingAccount, Invoice, InvoiceLineItem, PendingCharge
@@ -190,19 +191,27 @@ async def issue_invoice(
             uow, account, kind="credit", description="Credit carried forward", amount=carried
         )
     await uow.session.refresh(invoice)
-    subject = Subject(type="invoice", id=str(invoice.id), name=invoice.number)
-    summary = {"number": invoice.number, "currency": invoice.currency, "total": invoice.total}
-    await uow.emit(
-        INVOICE_FINALIZED,
-        subject=subject,
-        data={**summary, "amount_due": invoice.amount_due},
-        org_id=invoice.org_id,
-    )
+    await _announce(uow, INVOICE_FINALIZED, invoice)
     if invoice.status == "paid":
-        await uow.emit(
-            INVOICE_PAID, subject=subject, data={**summary, "amount_paid": 0}, org_id=invoice.org_id
-        )
+        await _announce(uow, INVOICE_PAID, invoice)
     return invoice_dto(invoice, rows)
+
+
+async def _announce(uow: UnitOfWork, event_type: str, inv: Invoice) -> None:
+    assert inv.number is not None
+    await uow.emit(
+        event_type,
+        subject=Subject(type="invoice", id=str(inv.id), name=inv.number),
+        data=InvoiceEventData(
+            number=inv.number,
+            account_id=inv.account_id,
+            currency=inv.currency,
+            total=inv.total,
+            amount_due=inv.amount_due,
+            amount_paid=inv.amount_paid,
+        ),
+        org_id=inv.org_id,
+    )
 
 
 async def _lines(uow: UnitOfWork, invoice_id: uuid.UUID) -> list[InvoiceLineItem]:
@@ -245,17 +254,7 @@ async def mark_paid(uow: UnitOfWork, invoice_id: uuid.UUID) -> InvoiceDTO:
             raise Conflict(f"invoice {inv.number} is {inv.status}", code=f"invoice_{inv.status}")
         inv.status, inv.amount_paid, inv.paid_at = "paid", inv.amount_due, utcnow()
         await uow.session.flush()
-        await uow.emit(
-            INVOICE_PAID,
-            subject=Subject(type="invoice", id=str(inv.id), name=inv.number),
-            data={
-                "number": inv.number,
-                "currency": inv.currency,
-                "total": inv.total,
-                "amount_paid": inv.amount_paid,
-            },
-            org_id=inv.org_id,
-        )
+        await _announce(uow, INVOICE_PAID, inv)
     return invoice_dto(inv, await _lines(uow, inv.id))
 
 
@@ -268,10 +267,5 @@ async def void(uow: UnitOfWork, invoice_id: uuid.UUID) -> InvoiceDTO:
             raise Conflict(f"invoice {inv.number} is {inv.status}", code=f"invoice_{inv.status}")
         inv.status, inv.voided_at = "void", utcnow()
         await uow.session.flush()
-        await uow.emit(
-            INVOICE_VOIDED,
-            subject=Subject(type="invoice", id=str(inv.id), name=inv.number),
-            data={"number": inv.number},
-            org_id=inv.org_id,
-        )
+        await _announce(uow, INVOICE_VOIDED, inv)
     return invoice_dto(inv, await _lines(uow, inv.id))

@@ -1,0 +1,135 @@
+"""Patronage: billing outcomes become contributions of the paying member, once each; a
+fiscal year's surplus is allocated in proportion to them."""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+
+from modules.billing.contracts import InvoiceEventData
+from modules.cooperative.contracts import (
+    PATRON_JOINED,
+    Allocation,
+    AllocationReport,
+    PatronageDTO,
+    PatronageTotal,
+    PatronDTO,
+)
+from modules.cooperative.models import Patron, PatronageEvent
+from platform_core.errors import NotFound
+from platform_core.events import Event, Subject
+from platform_core.ids import uuid7
+from platform_core.uow import UnitOfWork
+
+
+def patron_dto(p: Patron) -> PatronDTO:
+    return PatronDTO(
+        id=p.id, member_number=p.member_number, org_id=p.org_id, account_id=p.account_id, status=p.status,
+        joined_at=p.joined_at,
+    )  # fmt: skip
+
+
+async def _patron(uow: UnitOfWork, org_id: uuid.UUID, account_id: uuid.UUID) -> Patron:
+    """The organization's patron, made on first sight (idempotent under concurrency)."""
+    inserted = (
+        await uow.session.execute(
+            insert(Patron.__table__)  # type: ignore[arg-type]
+            .values(org_id=org_id, account_id=account_id)
+            .on_conflict_do_nothing()
+            .returning(Patron.__table__.c.id)
+        )
+    ).scalar_one_or_none()
+    patron = await uow.session.scalar(select(Patron).where(Patron.org_id == org_id))
+    assert patron is not None
+    if inserted is not None:
+        await uow.emit(
+            PATRON_JOINED,
+            subject=Subject(type="patron", id=str(patron.id), name=str(patron.member_number)),
+            data={"member_number": patron.member_number, "account_id": str(account_id)},
+            org_id=org_id,
+        )
+    return patron
+
+
+async def on_account_created(uow: UnitOfWork, event: Event) -> None:
+    assert event.org_id is not None
+    await _patron(uow, event.org_id, uuid.UUID(event.subject.id))
+
+
+async def on_invoice_paid(uow: UnitOfWork, event: Event) -> None:
+    assert event.org_id is not None
+    invoice = msgspec.convert(event.data, InvoiceEventData)
+    if invoice.amount_paid == 0:
+        return
+    patron = await _patron(uow, event.org_id, invoice.account_id)
+    await uow.session.execute(
+        insert(PatronageEvent.__table__)  # type: ignore[arg-type]
+        .values(
+            id=uuid7(),
+            patron_id=patron.id,
+            source_type="invoice_paid",
+            source_id=uuid.UUID(event.subject.id),
+            amount=invoice.amount_paid,
+            currency=invoice.currency,
+            fiscal_year=event.occurred_at.year,
+            occurred_at=event.occurred_at,
+        )
+        .on_conflict_do_nothing(index_elements=["source_type", "source_id"])
+    )
+
+
+async def patronage_of(uow: UnitOfWork, org_id: uuid.UUID) -> PatronageDTO:
+    patron = await uow.session.scalar(select(Patron).where(Patron.org_id == org_id))
+    if patron is None:
+        raise NotFound(
+            "the organization is not a patron yet (it has no billing account)", code="patron_not_found"
+        )
+    rows = await uow.session.execute(
+        select(PatronageEvent.fiscal_year, PatronageEvent.currency, func.sum(PatronageEvent.amount))
+        .where(PatronageEvent.patron_id == patron.id)
+        .group_by(PatronageEvent.fiscal_year, PatronageEvent.currency)
+        .order_by(PatronageEvent.fiscal_year, PatronageEvent.currency)
+    )
+    totals = [PatronageTotal(fiscal_year=y, currency=c, amount=int(a)) for y, c, a in rows]
+    return PatronageDTO(patron=patron_dto(patron), totals=totals)
+
+
+async def allocate(uow: UnitOfWork, *, fiscal_year: int, currency: str, surplus: int) -> AllocationReport:
+    """Largest-remainder division: each patron gets floor(surplus x patronage / total); the
+    minor units left go one each to the largest remainders (ties: lowest member number).
+    Patrons whose net patronage is not positive get nothing."""
+    rows = (
+        await uow.session.execute(
+            select(Patron.id, Patron.member_number, Patron.org_id, func.sum(PatronageEvent.amount))
+            .join(PatronageEvent, PatronageEvent.patron_id == Patron.id)
+            .where(PatronageEvent.fiscal_year == fiscal_year, PatronageEvent.currency == currency)
+            .group_by(Patron.id, Patron.member_number, Patron.org_id)
+            .having(func.sum(PatronageEvent.amount) > 0)
+            .order_by(Patron.member_number)
+        )
+    ).all()
+    total = sum(int(r[3]) for r in rows)
+    shares = [surplus * int(r[3]) // total if total else 0 for r in rows]
+    if total:
+        remainders = sorted(
+            range(len(rows)), key=lambda i: (-(surplus * int(rows[i][3]) % total), rows[i][1])
+        )
+        for i in remainders[: surplus - sum(shares)]:
+            shares[i] += 1
+    return AllocationReport(
+        fiscal_year=fiscal_year,
+        currency=currency,
+        surplus=surplus,
+        total_patronage=total,
+        allocations=[
+            Allocation(patron_id=r[0], member_number=r[1], org_id=r[2], patronage=int(r[3]), share=share)
+            for r, share in zip(rows, shares, strict=True)
+        ],
+    )
+
+
+async def list_patrons(uow: UnitOfWork) -> list[PatronDTO]:
+    return [patron_dto(p) for p in await uow.session.scalars(select(Patron).order_by(Patron.member_number))]
