@@ -313,3 +313,15 @@ class InvoiceNumberSequence(Base):
     issuer: Mapped[str] = mapped_column(Text, primary_key=True)
     prefix: Mapped[str] = mapped_column(Text)
     next_number: Mapped[int] = mapped_column(BigInteger, server_default="1")
+
+
+class PendingChargeUsageEvent(Base):
+    """Which usage events a usage pending charge bills."""
+
+    __tablename__ = "pending_charge_usage_events"
+    __table_args__ = {"schema": SCHEMA}
+
+    pending_charge_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.pending_charges.id", ondelete="CASCADE"), primary_key=True
+    )
+    usage_event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from modules.billing.jobs import RENEW_SUBSCRIPTIONS
 from modules.billing.routes import CONTROLLERS
+from modules.billing.services.usage_charges import on_usage_overage
+from modules.entitlements.contracts import USAGE_OVERAGE
+from platform_core.events import Subscription
 from platform_core.module import ModuleSpec
 
 MODULE = ModuleSpec(
     name="billing",
     schema="billing",
     route_handlers=CONTROLLERS,
+    subscriptions=[Subscription(USAGE_OVERAGE, on_usage_overage)],
     scheduled_jobs=[RENEW_SUBSCRIPTIONS],
 )
