@@ -185,3 +185,18 @@ class InvoiceDTO(msgspec.Struct, frozen=True, kw_only=True):
     paid_at: datetime | None
     voided_at: datetime | None
     lines: list[InvoiceLineDTO]
+
+
+PAYMENT_RECEIVED = "billing.payment.received"
+
+
+class PaymentDTO(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    invoice_id: uuid.UUID | None
+    provider: str
+    provider_payment_id: str
+    amount: int
+    currency: str
+    status: str  # succeeded, or unmatched (see note)
+    note: str | None
+    received_at: datetime

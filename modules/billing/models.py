@@ -325,3 +325,34 @@ class PendingChargeUsageEvent(Base):
         ForeignKey("billing.pending_charges.id", ondelete="CASCADE"), primary_key=True
     )
     usage_event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
+class Payment(Base):
+    """Money received for an account, as its provider reported it (unique per provider id:
+    a redelivered provider event records nothing twice)."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_payment_id"),
+        CheckConstraint(CURRENCY_CHECK, name="currency"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("status IN ('succeeded', 'unmatched')", name="status"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey(ORG_FK, ondelete="RESTRICT"), index=True)
+    account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.billing_accounts.id", ondelete="RESTRICT")
+    )
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.invoices.id", ondelete="RESTRICT")
+    )
+    provider: Mapped[str] = mapped_column(Text)
+    provider_payment_id: Mapped[str] = mapped_column(Text)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)  # unmatched: no open invoice of that amount to settle
+    note: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

@@ -12,3 +12,4 @@ SUBSCRIPTIONS_READ = "billing.subscriptions:read"
 SUBSCRIPTIONS_WRITE = "billing.subscriptions:write"
 INVOICES_READ = "billing.invoices:read"  # organization scope
 INVOICES_WRITE = "billing.invoices:write"  # platform scope: recording payments, voiding
+PAYMENTS_READ = "billing.payments:read"  # organization scope

@@ -9,8 +9,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from modules.billing import permissions as perm
-from modules.billing.contracts import InvoiceDTO
-from modules.billing.services import invoices
+from modules.billing.contracts import InvoiceDTO, PaymentDTO
+from modules.billing.services import invoices, payments
 from platform_core.http_auth import requires
 from platform_core.uow import UnitOfWork
 
@@ -38,6 +38,12 @@ class InvoiceController(Controller):
         self, org_id: FromPath[uuid.UUID], invoice_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
     ) -> InvoiceDTO:
         return await invoices.get_invoice(uow, org_id, invoice_id)
+
+    @get("/orgs/{org_id:uuid}/payments", guards=[requires(perm.PAYMENTS_READ)], summary="Payments received")
+    async def list_payments(
+        self, org_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
+    ) -> list[PaymentDTO]:
+        return await payments.list_payments(uow, org_id)
 
     @post(
         "/invoices/{invoice_id:uuid}/mark-paid",
