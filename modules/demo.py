@@ -1,8 +1,9 @@
 """`keel demo`: seed a demo cooperative through Keel's own HTTP API, in process.
 
 Everything goes through the public routes a client would call (so the demo is also a worked
-example of them): an operator, two people, an organization with two workspaces, a catalog, a
-pool with a time-boxed grant, some usage, and a webhook endpoint left disabled. It prints the
+example of them): an operator, two people, an organization with two workspaces, an
+entitlement catalog, a pool, a billing product and price, a subscription whose first invoice is
+paid (so the organization has patronage), some usage, and a webhook endpoint left disabled. It prints the
 tokens and ids to explore with."""
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import click
@@ -19,11 +19,11 @@ import httpx
 from modules.identity import api as identity_api
 from platform_core.auth import PLATFORM_ADMIN_SCOPE
 from platform_core.cli_support import with_runtime
-from platform_core.clock import utcnow
 from platform_core.http import create_app
 from platform_core.runtime import Runtime
 
 ORG_SLUG = "analytical-engines"
+PLAN = "cooperative-standard"
 
 
 @dataclass(frozen=True)
@@ -94,13 +94,7 @@ async def seed(runtime: Runtime) -> Demo:
         pool = await api.call("POST", f"/entitlements/orgs/{org_id}/pools", ada, 201, json={"name": "Main"})
         for ws_id in workspaces.values():
             await api.call("PUT", f"/entitlements/orgs/{org_id}/pools/{pool['id']}/workspaces/{ws_id}", ada)
-        await api.call(
-            "POST", f"/entitlements/orgs/{org_id}/grants", operator, 201,
-            json={
-                "pool_id": pool["id"], "set_key": "cooperative-standard", "reason": "demo cooperative",
-                "ends_at": (utcnow() + timedelta(days=365)).isoformat(),
-            },
-        )  # fmt: skip
+        await _subscribe(api, operator, ada, org_id, pool["id"])
         events = [
             {"event_id": str(uuid.uuid4()), "workspace": workspaces["research"], "resource_key": "api.calls",
              "quantity": 1}
@@ -121,6 +115,30 @@ async def seed(runtime: Runtime) -> Demo:
                 json={"status": "disabled"},
             )  # fmt: skip
     return Demo(operator, ada, charles, org_id, workspaces)
+
+
+async def _subscribe(api: Client, operator: str, owner: str, org_id: str, pool_id: str) -> None:
+    """The cooperative's plan: a product pinned to the entitlement set, a monthly price, the
+    organization's billing account and a subscription; its first invoice is recorded as paid,
+    which makes it patronage."""
+    product = await api.call(
+        "POST", "/billing/products", operator, 201,
+        json={"key": PLAN, "name": "Cooperative standard", "entitlement_set_key": PLAN},
+    )  # fmt: skip
+    price = await api.call(
+        "POST", f"/billing/products/{product['id']}/prices", operator, 201,
+        json={"currency": "EUR", "unit_amount": 4900, "interval": "month", "lookup_key": f"{PLAN}-monthly"},
+    )  # fmt: skip
+    account = await api.call(
+        "POST", f"/billing/orgs/{org_id}/accounts", owner, 201,
+        json={"name": "Analytical Engines", "email": "billing@demo.keel", "currency": "EUR"},
+    )  # fmt: skip
+    await api.call(
+        "POST", f"/billing/orgs/{org_id}/subscriptions", owner, 201,
+        json={"account_id": account["id"], "pool_id": pool_id, "items": [{"price_id": price["id"]}]},
+    )  # fmt: skip
+    (invoice,) = await api.call("GET", f"/billing/orgs/{org_id}/invoices", owner)
+    await api.call("POST", f"/billing/invoices/{invoice['id']}/mark-paid", operator)
 
 
 async def _slug_taken(api: Client, operator: str, slug: str) -> bool:
@@ -171,6 +189,8 @@ Try (with `keel serve` running):
   curl -s "http://127.0.0.1:8000/entitlements/check?workspace={research}&key=api.calls" \\
     -H "Authorization: Bearer {demo.owner_token}"
   curl -s "http://127.0.0.1:8000/orgs/{demo.org_id}/members" -H "$AUTH"
+  curl -s "http://127.0.0.1:8000/billing/orgs/{demo.org_id}/invoices" -H "$AUTH"
+  curl -s "http://127.0.0.1:8000/cooperative/orgs/{demo.org_id}/patronage" -H "$AUTH"
   curl -s "http://127.0.0.1:8000/audit/logs?org_id={demo.org_id}" -H "$AUTH"
   (AUTH="Authorization: Bearer <Ada's token>")
 """

@@ -128,6 +128,13 @@ async def test_demo_seeds_a_cooperative_once(
     assert r.status_code == 200, r.text
     assert (r.json()["allowed"], r.json()["used"], r.json()["limit"]) == (True, "120", "10000")
 
+    auth = {"Authorization": f"Bearer {ada}"}
+    org_id = words[words.index("organization") + 1]
+    (invoice,) = (await client.get(f"/billing/orgs/{org_id}/invoices", headers=auth)).json()
+    assert (invoice["status"], invoice["total"]) == ("paid", 4900)
+    patronage = (await client.get(f"/cooperative/orgs/{org_id}/patronage", headers=auth)).json()
+    assert [t["amount"] for t in patronage["totals"]] == [4900]
+
     again = await asyncio.to_thread(keel, env, "demo")
     assert again.returncode == 0, again.stderr
     assert "already exists; nothing was changed" in again.stderr
