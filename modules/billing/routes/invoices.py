@@ -45,6 +45,14 @@ class InvoiceController(Controller):
     ) -> list[PaymentDTO]:
         return await payments.list_payments(uow, org_id)
 
+    @get(
+        "/payments/unmatched",
+        guards=[requires(perm.INVOICES_WRITE)],
+        summary="Payments that settled no invoice, for reconciliation (operators)",
+    )
+    async def unmatched_payments(self, uow: NamedDependency[UnitOfWork]) -> list[PaymentDTO]:
+        return await payments.list_unmatched(uow)
+
     @post(
         "/invoices/{invoice_id:uuid}/mark-paid",
         guards=[requires(perm.INVOICES_WRITE)],

@@ -123,21 +123,30 @@ async def on_stripe_payment_succeeded(uow: UnitOfWork, event: Event) -> None:
     await record_payment(uow, from_stripe_intent(event.data["payload"], event.occurred_at))
 
 
+async def list_unmatched(uow: UnitOfWork) -> list[PaymentDTO]:
+    """Payments that settled nothing, across organizations (operators reconcile them)."""
+    rows = await uow.session.scalars(
+        select(Payment).where(Payment.status == "unmatched").order_by(Payment.created_at)
+    )
+    return [_dto(p) for p in rows]
+
+
 async def list_payments(uow: UnitOfWork, org_id: uuid.UUID) -> list[PaymentDTO]:
     rows = await uow.session.scalars(
         select(Payment).where(Payment.org_id == org_id).order_by(Payment.created_at)
     )
-    return [
-        PaymentDTO(
-            id=p.id,
-            invoice_id=p.invoice_id,
-            provider=p.provider,
-            provider_payment_id=p.provider_payment_id,
-            amount=p.amount,
-            currency=p.currency,
-            status=p.status,
-            note=p.note,
-            received_at=p.received_at,
-        )
-        for p in rows
-    ]
+    return [_dto(p) for p in rows]
+
+
+def _dto(p: Payment) -> PaymentDTO:
+    return PaymentDTO(
+        id=p.id,
+        invoice_id=p.invoice_id,
+        provider=p.provider,
+        provider_payment_id=p.provider_payment_id,
+        amount=p.amount,
+        currency=p.currency,
+        status=p.status,
+        note=p.note,
+        received_at=p.received_at,
+    )
