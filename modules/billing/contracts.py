@@ -160,6 +160,7 @@ class InvoiceLineDTO(msgspec.Struct, frozen=True, kw_only=True):
     quantity: int | None
     unit_amount: int | None
     amount: int
+    discount_amount: int
     period_start: datetime | None
     period_end: datetime | None
 
@@ -200,3 +201,31 @@ class PaymentDTO(msgspec.Struct, frozen=True, kw_only=True):
     status: str  # succeeded, or unmatched (see note)
     note: str | None
     received_at: datetime
+
+
+CouponDuration = Literal["once", "repeating", "forever"]
+
+
+class CouponDTO(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    key: str
+    name: str
+    percent_off_bp: int | None  # basis points: 2500 is 25 %
+    amount_off: int | None
+    currency: str | None
+    duration: CouponDuration
+    duration_in_periods: int | None
+    max_redemptions: int | None
+    times_redeemed: int
+    redeem_by: datetime | None
+    active: bool
+
+
+class PromotionCodeDTO(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    coupon_id: uuid.UUID
+    code: str
+    active: bool
+    max_redemptions: int | None
+    times_redeemed: int
+    expires_at: datetime | None

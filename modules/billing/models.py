@@ -356,3 +356,84 @@ class Payment(Base):
     note: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class Coupon(Base):
+    """A discount's terms: percent (basis points) or an amount in one currency, for one invoice,
+    a number of periods, or for ever; redeemable until `redeem_by`, at most `max_redemptions`."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (
+        CheckConstraint("key ~ '^[a-z0-9][a-z0-9_.-]{0,99}$'", name="key_format"),
+        CheckConstraint("(percent_off_bp IS NULL) <> (amount_off IS NULL)", name="percent_or_amount"),
+        CheckConstraint("percent_off_bp IS NULL OR percent_off_bp BETWEEN 1 AND 10000", name="percent_range"),
+        CheckConstraint(
+            "amount_off IS NULL OR (amount_off > 0 AND currency IS NOT NULL)", name="amount_currency"
+        ),
+        CheckConstraint("duration IN ('once', 'repeating', 'forever')", name="duration"),
+        CheckConstraint(
+            "(duration = 'repeating') = (duration_in_periods IS NOT NULL)", name="repeating_periods"
+        ),
+        CheckConstraint("max_redemptions IS NULL OR times_redeemed <= max_redemptions", name="redemptions"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    key: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    percent_off_bp: Mapped[int | None] = mapped_column(Integer)
+    amount_off: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(Text)
+    duration: Mapped[str] = mapped_column(Text)
+    duration_in_periods: Mapped[int | None] = mapped_column(Integer)
+    max_redemptions: Mapped[int | None] = mapped_column(Integer)
+    times_redeemed: Mapped[int] = mapped_column(Integer, server_default="0")
+    redeem_by: Mapped[datetime | None]
+    active: Mapped[bool] = mapped_column(server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class PromotionCode(Base):
+    """A customer-facing code for a coupon (case-insensitive, stored upper-case)."""
+
+    __tablename__ = "promotion_codes"
+    __table_args__ = (
+        CheckConstraint("code ~ '^[A-Z0-9][A-Z0-9_-]{2,49}$'", name="code_format"),
+        CheckConstraint("max_redemptions IS NULL OR times_redeemed <= max_redemptions", name="redemptions"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    coupon_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.coupons.id", ondelete="RESTRICT"), index=True
+    )
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    active: Mapped[bool] = mapped_column(server_default=text("true"))
+    max_redemptions: Mapped[int | None] = mapped_column(Integer)
+    times_redeemed: Mapped[int] = mapped_column(Integer, server_default="0")
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class Discount(Base):
+    """A coupon applied to a subscription; `periods_remaining` counts the invoices it still
+    reduces (NULL: for ever)."""
+
+    __tablename__ = "discounts"
+    __table_args__ = (
+        CheckConstraint("periods_remaining IS NULL OR periods_remaining >= 0", name="periods_remaining"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="RESTRICT"))
+    subscription_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.subscriptions.id", ondelete="RESTRICT"), unique=True
+    )
+    coupon_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("billing.coupons.id", ondelete="RESTRICT"))
+    promotion_code_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.promotion_codes.id", ondelete="RESTRICT")
+    )
+    periods_remaining: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    ended_at: Mapped[datetime | None]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -78,6 +79,7 @@ class CreateSubscription(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     pool_id: uuid.UUID
     items: Annotated[list[ItemIn], msgspec.Meta(min_length=1, max_length=20)]
     trial_days: Annotated[int, msgspec.Meta(ge=1, le=730)] | None = None
+    promotion_code: Annotated[str, msgspec.Meta(min_length=3, max_length=50)] | None = None
 
 
 class ChangeQuantity(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -86,3 +88,21 @@ class ChangeQuantity(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class Cancel(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     at_period_end: bool = True
+
+
+class CreateCoupon(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    key: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")]
+    name: Name
+    percent_off_bp: Annotated[int, msgspec.Meta(ge=1, le=10000)] | None = None
+    amount_off: Annotated[int, msgspec.Meta(ge=1, le=10**15)] | None = None
+    currency: Currency | None = None
+    duration: Literal["once", "repeating", "forever"] = "once"
+    duration_in_periods: Annotated[int, msgspec.Meta(ge=1, le=120)] | None = None
+    max_redemptions: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    redeem_by: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+
+
+class CreatePromotionCode(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    code: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{2,49}$")]
+    max_redemptions: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    expires_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None

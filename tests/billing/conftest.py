@@ -16,6 +16,8 @@ from tests.entitlements.conftest import Clock, World, ok
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    import modules.billing.services.discounts as discounts_mod
+    import modules.billing.services.invoices as invoices_mod
     import modules.billing.services.subscriptions as subscriptions_mod
     import modules.entitlements.services.check as check_mod
     import modules.entitlements.services.ingest as ingest_mod
@@ -23,7 +25,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     import modules.entitlements.services.provisions as provisions_mod
 
     c = Clock()
-    for mod in (subscriptions_mod, check_mod, ingest_mod, materialize_mod, provisions_mod):
+    billing_mods = (subscriptions_mod, discounts_mod, invoices_mod)
+    for mod in (*billing_mods, check_mod, ingest_mod, materialize_mod, provisions_mod):
         monkeypatch.setattr(mod, "utcnow", c)
     return c
 

@@ -9,9 +9,16 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from modules.billing import permissions as perm
-from modules.billing.contracts import PriceDTO, ProductDTO
-from modules.billing.schemas import CreatePrice, CreateProduct, SetPriceActive, UpdateProduct
-from modules.billing.services import catalog
+from modules.billing.contracts import CouponDTO, PriceDTO, ProductDTO, PromotionCodeDTO
+from modules.billing.schemas import (
+    CreateCoupon,
+    CreatePrice,
+    CreateProduct,
+    CreatePromotionCode,
+    SetPriceActive,
+    UpdateProduct,
+)
+from modules.billing.services import catalog, discounts
 from platform_core.http_auth import requires
 from platform_core.uow import UnitOfWork
 
@@ -66,3 +73,27 @@ class CatalogController(Controller):
         self, price_id: FromPath[uuid.UUID], data: JSONBody[SetPriceActive], uow: NamedDependency[UnitOfWork]
     ) -> PriceDTO:
         return await catalog.set_price_active(uow, price_id, data.active)
+
+    @post("/coupons", guards=[requires(perm.CATALOG_WRITE)], status_code=201, summary="Create a coupon")
+    async def create_coupon(
+        self, data: JSONBody[CreateCoupon], uow: NamedDependency[UnitOfWork]
+    ) -> CouponDTO:
+        return await discounts.create_coupon(uow, data)
+
+    @get("/coupons", guards=[requires(perm.CATALOG_READ)], summary="List coupons")
+    async def list_coupons(self, uow: NamedDependency[UnitOfWork]) -> list[CouponDTO]:
+        return await discounts.list_coupons(uow)
+
+    @post(
+        "/coupons/{coupon_id:uuid}/promotion-codes",
+        guards=[requires(perm.CATALOG_WRITE)],
+        status_code=201,
+        summary="Create a customer-facing code for a coupon",
+    )
+    async def create_code(
+        self,
+        coupon_id: FromPath[uuid.UUID],
+        data: JSONBody[CreatePromotionCode],
+        uow: NamedDependency[UnitOfWork],
+    ) -> PromotionCodeDTO:
+        return await discounts.create_promotion_code(uow, coupon_id, data)

@@ -43,6 +43,7 @@ class Line:
     unit_amount: int | None = None
     period_start: datetime | None = None
     period_end: datetime | None = None
+    discount_amount: int = 0
 
 
 def invoice_dto(inv: Invoice, lines: list[InvoiceLineItem]) -> InvoiceDTO:
@@ -75,6 +76,7 @@ def invoice_dto(inv: Invoice, lines: list[InvoiceLineItem]) -> InvoiceDTO:
                 quantity=line.quantity,
                 unit_amount=line.unit_amount,
                 amount=line.amount,
+                discount_amount=line.discount_amount,
                 period_start=line.period_start,
                 period_end=line.period_end,
             )
@@ -144,10 +146,13 @@ async def issue_invoice(
         for p in pending
     ]
     subtotal = sum(line.amount for line in lines)
+    discount_total = sum(line.discount_amount for line in lines)
     carried = None
-    if subtotal < 0:  # more credit than charges: the rest waits for the next invoice
-        lines.append(Line(source="pending_charge", description="Credit carried forward", amount=-subtotal))
-        carried, subtotal = subtotal, 0
+    if subtotal - discount_total < 0:  # more credit than charges: the rest waits for the next invoice
+        carried = subtotal - discount_total
+        lines.append(Line(source="pending_charge", description="Credit carried forward", amount=-carried))
+        subtotal -= carried
+    total = subtotal - discount_total
     now = utcnow()
     prefix, number = (await uow.session.execute(_TAKE_NUMBER, {"issuer": ISSUER})).one()
     invoice = Invoice(
@@ -155,16 +160,17 @@ async def issue_invoice(
         account_id=account.id,
         subscription_id=subscription_id,
         number=f"{prefix}{number:06d}",
-        status="open" if subtotal > 0 else "paid",
+        status="open" if total > 0 else "paid",
         currency=account.currency,
         period_start=period[0] if period else None,
         period_end=period[1] if period else None,
         subtotal=subtotal,
-        total=subtotal,
-        amount_due=subtotal,
+        discount_total=discount_total,
+        total=total,
+        amount_due=total,
         due_date=now + PAYMENT_TERMS,
         finalized_at=now,
-        paid_at=now if subtotal == 0 else None,
+        paid_at=now if total == 0 else None,
     )
     uow.session.add(invoice)
     await uow.session.flush()
@@ -177,6 +183,7 @@ async def issue_invoice(
             quantity=line.quantity,
             unit_amount=line.unit_amount,
             amount=line.amount,
+            discount_amount=line.discount_amount,
             period_start=line.period_start,
             period_end=line.period_end,
         )

@@ -26,6 +26,7 @@ from modules.billing.models import Price, Subscription, SubscriptionChange, Subs
 from modules.billing.schemas import CreateSubscription
 from modules.billing.services.accounts import account_row
 from modules.billing.services.catalog import price_row, product_row, tiers_of
+from modules.billing.services.discounts import discounted, redeem
 from modules.billing.services.invoices import Line, add_pending_charge, issue_invoice
 from modules.billing.services.money import amount_for, prorate
 from modules.billing.services.periods import period_at, shift
@@ -188,6 +189,8 @@ async def create_subscription(
     )
     uow.session.add(sub)
     await uow.session.flush()
+    if data.promotion_code:
+        await redeem(uow, data.promotion_code, sub)
     items = []
     for price, wanted in zip(prices, data.items, strict=True):
         item = SubscriptionItem(subscription_id=sub.id, price_id=price.id, quantity=wanted.quantity)
@@ -493,6 +496,7 @@ async def _invoice_period(uow: UnitOfWork, sub: Subscription, items: list[Subscr
                 period_end=sub.current_period_end,
             )
         )
+    lines = await discounted(uow, sub, lines)
     account = await account_row(uow, sub.org_id, sub.account_id)
     await issue_invoice(
         uow, account, lines, subscription_id=sub.id, period=(sub.current_period_start, sub.current_period_end)
