@@ -1,4 +1,6 @@
-"""integration's public facade: async functions taking a UnitOfWork. Filled by the integration issue."""
+"""integration's public facade. Integration observes the other modules (every event, inbound
+webhooks published as `integration.inbound.<provider>.<type>`); no module calls into it, so it
+offers no functions yet."""
 
 from __future__ import annotations
 
