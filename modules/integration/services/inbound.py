@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import uuid
 from datetime import timedelta
 from typing import cast
@@ -23,15 +22,14 @@ from sqlalchemy.dialects.postgresql import insert
 from modules.integration.models import WebhookEvent
 from modules.integration.services.inbound_verify import VerifiedEvent
 from platform_core.events import Event, Subject, inbound_webhook_type
+from platform_core.outbox import RelayTuning, backoff_seconds
 from platform_core.scheduler import in_batches
 from platform_core.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
 EVENTS = cast(Table, WebhookEvent.__table__)
-MAX_ATTEMPTS = 10
-BACKOFF_BASE_SECONDS = 30.0
-BACKOFF_CAP_SECONDS = 3600.0
+RETRIES = RelayTuning(max_attempts=10, backoff_base_seconds=30.0, backoff_cap_seconds=3600.0)
 _NO_EVENT_TYPE = "\x00"  # matches only the catch-all subscriptions
 _background: set[asyncio.Task[int]] = set()
 
@@ -102,10 +100,9 @@ async def process_one(uow: UnitOfWork) -> int:
 
 
 def _next_attempt(attempts: int) -> object:
-    if attempts >= MAX_ATTEMPTS:
+    if attempts >= RETRIES.max_attempts:
         return text("'infinity'::timestamptz")  # left `failed` for an operator
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
-    delay = timedelta(seconds=random.uniform(BACKOFF_BASE_SECONDS / 2, ceiling))
+    delay = timedelta(seconds=backoff_seconds(attempts, RETRIES))
     return text("now() + CAST(:delay AS interval)").bindparams(delay=delay)
 
 
