@@ -205,6 +205,9 @@ class PaymentDTO(msgspec.Struct, frozen=True, kw_only=True):
 
 CouponDuration = Literal["once", "repeating", "forever"]
 
+COUPON_CREATED = "billing.coupon.created"
+PROMOTION_CODE_CREATED = "billing.promotion_code.created"
+
 
 class CouponDTO(msgspec.Struct, frozen=True, kw_only=True):
     id: uuid.UUID

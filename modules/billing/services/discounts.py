@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from sqlalchemy import select
 
-from modules.billing.contracts import CouponDTO, PromotionCodeDTO
+from modules.billing.contracts import COUPON_CREATED, PROMOTION_CODE_CREATED, CouponDTO, PromotionCodeDTO
 from modules.billing.models import Coupon, Discount, PromotionCode, Subscription
 from modules.billing.schemas import CreateCoupon, CreatePromotionCode
 from modules.billing.services.invoices import Line
+from modules.billing.services.money import to_minor
 from platform_core.clock import utcnow
 from platform_core.errors import Conflict, NotFound, Unprocessable
 from platform_core.events import Subject
 from platform_core.uow import UnitOfWork
-
-COUPON_CREATED = "billing.coupon.created"
-PROMOTION_CODE_CREATED = "billing.promotion_code.created"
 
 
 def coupon_dto(c: Coupon) -> CouponDTO:
@@ -165,7 +163,7 @@ async def discounted(uow: UnitOfWork, sub: Subscription, lines: list[Line]) -> l
         lines = [
             replace(
                 line,
-                discount_amount=int((line.amount * share).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)),
+                discount_amount=to_minor(line.amount * share),
             )
             for line in lines
         ]

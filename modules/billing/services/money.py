@@ -47,9 +47,14 @@ def amount_for(
     return total
 
 
+def to_minor(value: Decimal) -> int:
+    """A money value rounded to the minor unit, half-to-even (banker's rounding)."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
 def prorate(amount: int, remaining: timedelta, period: timedelta) -> int:
     """`amount` for the `remaining` part of a `period`, to the second, half-to-even."""
     if remaining <= timedelta(0):
         return 0
     share = Decimal(int(remaining.total_seconds())) / Decimal(int(period.total_seconds()))
-    return int((Decimal(amount) * share).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    return to_minor(Decimal(amount) * share)

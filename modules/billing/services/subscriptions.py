@@ -247,9 +247,11 @@ def _item_amount(price: Price, quantity: int) -> int:
     )
 
 
-def _unused(
-    sub: Subscription, item: SubscriptionItem, price: Price, quantity: int, now: datetime
+def _proration(
+    sub: Subscription, item: SubscriptionItem, price: Price, quantity: int, now: datetime, *, unused: bool
 ) -> ProrationLine:
+    """`quantity` of `price` for the rest of the current period: a credit for the time no longer
+    used at the old quantity (`unused`), or a charge for the remaining time at the new one."""
     amount = prorate(
         _item_amount(price, quantity),
         sub.current_period_end - now,
@@ -257,26 +259,8 @@ def _unused(
     )
     return ProrationLine(
         item_id=item.id,
-        description=f"Unused time on {quantity} x price {price.id}",
-        amount=-amount,
-        currency=sub.currency,
-        period_start=now,
-        period_end=sub.current_period_end,
-    )
-
-
-def _remaining(
-    sub: Subscription, item: SubscriptionItem, price: Price, quantity: int, now: datetime
-) -> ProrationLine:
-    amount = prorate(
-        _item_amount(price, quantity),
-        sub.current_period_end - now,
-        sub.current_period_end - sub.current_period_start,
-    )
-    return ProrationLine(
-        item_id=item.id,
-        description=f"Remaining time on {quantity} x price {price.id}",
-        amount=amount,
+        description=f"{'Unused' if unused else 'Remaining'} time on {quantity} x price {price.id}",
+        amount=-amount if unused else amount,
         currency=sub.currency,
         period_start=now,
         period_end=sub.current_period_end,
@@ -303,8 +287,8 @@ async def change_quantity(
     proration = []
     if sub.status == "active":  # a trial is free: nothing to prorate
         proration = [
-            _unused(sub, item, price, item.quantity, now),
-            _remaining(sub, item, price, quantity, now),
+            _proration(sub, item, price, item.quantity, now, unused=True),
+            _proration(sub, item, price, quantity, now, unused=False),
         ]
     item.quantity = quantity
     if item.provision_id is not None:
@@ -350,7 +334,7 @@ async def cancel(
     for item in items:
         price = await price_row(uow, item.price_id)
         if sub.status == "active" and price.usage_type == "licensed":
-            proration.append(_unused(sub, item, price, item.quantity, now))
+            proration.append(_proration(sub, item, price, item.quantity, now, unused=True))
         if item.provision_id is not None:
             await ent_api.deprovision(uow, item.provision_id, org_id=org_id)
     sub.status, sub.canceled_at, sub.ended_at = "canceled", now, now

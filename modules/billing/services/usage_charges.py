@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 import msgspec
 from sqlalchemy import or_, select
 
 from modules.billing.models import BillingAccount, PendingCharge, PendingChargeUsageEvent, Price
+from modules.billing.services.money import to_minor
 from modules.entitlements.contracts import UsageOverage
 from platform_core.events import Event
 from platform_core.uow import UnitOfWork
@@ -40,7 +41,7 @@ def usage_amount(price: Price | None, quantity: Decimal, currency: str) -> int |
     if price is None or price.billing_scheme != "per_unit" or price.currency != currency:
         return None
     assert price.unit_amount is not None
-    return int((quantity * price.unit_amount).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    return to_minor(quantity * price.unit_amount)
 
 
 async def on_usage_overage(uow: UnitOfWork, event: Event) -> None:
