@@ -49,16 +49,16 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from bench import load_average, machine_summary
+from migrations import KEEL_MIGRATIONS as migrate
 from modules.composition import MODULES
 from modules.identity import api as identity_api
 from modules.identity.contracts import PersonDTO
-from platform_core import migrate
-from platform_core.config import Settings, settings_from_env
-from platform_core.db import asyncpg_dsn
-from platform_core.http import create_app
-from platform_core.module import ModuleSpec
-from platform_core.runtime import Runtime
-from platform_core.uow import UnitOfWork
+from platform_core.core.config import Settings, settings_from_env
+from platform_core.http.app import create_app
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.db import asyncpg_dsn
+from platform_core.runtime.module import ModuleSpec
+from platform_core.runtime.runtime import Runtime
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_DB = "keel_bench_auth"

@@ -35,9 +35,9 @@ from litestar import Litestar, get
 from bench import load_average, machine_summary
 from bench.usage_ingest import prepare_database, settings, setup, uvicorn_process, wait_until_up
 from modules.composition import MODULES, build_app, build_runtime
-from platform_core.http import create_app
-from platform_core.module import ModuleSpec
-from platform_core.runtime import Runtime
+from platform_core.http.app import create_app
+from platform_core.runtime.module import ModuleSpec
+from platform_core.runtime.runtime import Runtime
 
 APP_PORT = 8741
 BARE_PORT = 8742

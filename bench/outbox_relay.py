@@ -38,15 +38,16 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import load_average, machine_summary
+from migrations import KEEL_MIGRATIONS as migrate
 from modules.audit.services.capture import outbox_row
 from modules.audit.services.chain import PLATFORM_CHAIN, RECORD_COLUMNS
 from modules.audit.services.queries import verify_chains
 from modules.audit.wiring import MODULE as AUDIT
-from platform_core import migrate
-from platform_core.db import asyncpg_dsn, create_engine, create_sessionmaker
-from platform_core.events import Actor, Event, Subject
-from platform_core.ids import uuid7
-from platform_core.outbox import OutboxRelay, RelayTuning
+from platform_core.core.ids import uuid7
+from platform_core.core.principal import Actor
+from platform_core.messaging.events import Event, Subject
+from platform_core.messaging.outbox import OutboxRelay, RelayTuning
+from platform_core.persistence.db import asyncpg_dsn, create_engine, create_sessionmaker
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_DB = "keel_bench_relay"

@@ -42,16 +42,16 @@ import httpx
 import msgspec
 
 from bench import load_average, machine_summary
+from migrations import KEEL_MIGRATIONS as migrate
 from modules.composition import build_app, build_runtime
 from modules.entitlements import api as ent_api
 from modules.entitlements.contracts import UsageEventIn
 from modules.identity import api as identity_api
-from platform_core import migrate
-from platform_core.auth import PLATFORM_ADMIN_SCOPE
-from platform_core.config import Settings
-from platform_core.db import asyncpg_dsn
-from platform_core.ids import uuid7
-from platform_core.runtime import Runtime
+from platform_core.core.config import Settings
+from platform_core.core.ids import uuid7
+from platform_core.core.principal import PLATFORM_ADMIN_SCOPE
+from platform_core.persistence.db import asyncpg_dsn
+from platform_core.runtime.runtime import Runtime
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_DB = "keel_bench_ingest"

@@ -12,25 +12,18 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import platform_core.idempotency
-import platform_core.scheduler  # noqa: F401  (they register platform.idempotency_keys, platform.scheduled_jobs)
-from platform_core.db import METADATA, sqlalchemy_url
+import platform_core.messaging.idempotency_keys
+import platform_core.messaging.scheduler  # noqa: F401  (they register platform.idempotency_keys, platform.scheduled_jobs)
+from modules.composition import MODULES
+from platform_core.persistence.db import METADATA, sqlalchemy_url
 
-KEEL_SCHEMAS = (
-    "platform",
-    "identity",
-    "organization",
-    "entitlements",
-    "billing",
-    "cooperative",
-    "audit",
-    "integration",
-)
+# the kernel's own schema, then each module's, from the composition root
+KEEL_SCHEMAS = ("platform", *(module.schema for module in MODULES))
 
-for _module in KEEL_SCHEMAS[1:]:
+for _module in MODULES:
     # tables are registered on the shared METADATA by importing each module's models
     with contextlib.suppress(ModuleNotFoundError):
-        importlib.import_module(f"modules.{_module}.models")
+        importlib.import_module(f"modules.{_module.name}.models")
 
 config = context.config
 

@@ -11,10 +11,10 @@ from modules.entitlements.wiring import MODULE as ENTITLEMENTS
 from modules.identity.wiring import MODULE as IDENTITY
 from modules.integration.wiring import MODULE as INTEGRATION
 from modules.organization.wiring import MODULE as ORGANIZATION
-from platform_core.config import Settings
-from platform_core.http import create_app
-from platform_core.module import ModuleSpec
-from platform_core.runtime import Runtime
+from platform_core.core.config import Settings
+from platform_core.http.app import create_app
+from platform_core.runtime.module import ModuleSpec
+from platform_core.runtime.runtime import Runtime
 
 MODULES: tuple[ModuleSpec, ...] = (
     IDENTITY,
@@ -37,7 +37,8 @@ def build_app(settings: Settings) -> Litestar:
 
 def main() -> None:
     """Console entry point `keel`."""
+    from migrations import KEEL_MIGRATIONS
     from modules.demo import demo_command
-    from platform_core.cli import build_cli
+    from platform_core.cli.main import build_cli
 
-    build_cli(MODULES, build_runtime, extra_commands=[demo_command])()
+    build_cli(MODULES, build_runtime, KEEL_MIGRATIONS, extra_commands=[demo_command])()

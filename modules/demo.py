@@ -17,10 +17,10 @@ import click
 import httpx
 
 from modules.identity import api as identity_api
-from platform_core.auth import PLATFORM_ADMIN_SCOPE
-from platform_core.cli_support import with_runtime
-from platform_core.http import create_app
-from platform_core.runtime import Runtime
+from platform_core.cli.support import with_runtime
+from platform_core.core.principal import PLATFORM_ADMIN_SCOPE
+from platform_core.http.app import create_app
+from platform_core.runtime.runtime import Runtime
 
 ORG_SLUG = "analytical-engines"
 PLAN = "cooperative-standard"

@@ -1,3 +1,3 @@
-"""Keel's shared kernel: configuration, database, unit of work, events, outbox relay,
-auth primitives, problem+json errors, pagination, idempotency, HTTP app and worker factories,
-CLI and embedded services. It knows no module: modules plug in through `ModuleSpec`."""
+"""Keel's shared kernel, grouped by concern and layered (importlinter.ini, top to bottom): `cli`,
+`http`, `runtime` and `embedded`, `auth`, `messaging`, `cache`, `persistence`, `core`. It knows
+no module: modules plug in through `runtime.module.ModuleSpec`."""

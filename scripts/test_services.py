@@ -12,7 +12,7 @@ import socket
 import sys
 from pathlib import Path
 
-from platform_core.embedded import EmbeddedPostgres, EmbeddedRedis
+from platform_core.embedded.servers import EmbeddedPostgres, EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 KEEL_DIR = ROOT / ".keel"

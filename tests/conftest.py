@@ -18,14 +18,14 @@ import pytest
 import redis
 from litestar import Litestar
 
+from migrations import KEEL_MIGRATIONS as migrate
 from modules.composition import build_runtime
 from modules.identity import api as identity_api
-from platform_core import migrate
-from platform_core.auth import PLATFORM_ADMIN_SCOPE
-from platform_core.config import Settings
-from platform_core.db import asyncpg_dsn
-from platform_core.http import create_app
-from platform_core.runtime import Runtime
+from platform_core.core.config import Settings
+from platform_core.core.principal import PLATFORM_ADMIN_SCOPE
+from platform_core.http.app import create_app
+from platform_core.persistence.db import asyncpg_dsn
+from platform_core.runtime.runtime import Runtime
 
 SERVER_URL = os.environ.get("KEEL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("KEEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

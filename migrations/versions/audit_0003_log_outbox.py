@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from platform_core.migration_helpers import add_updated_at_trigger
+from platform_core.persistence.migration_helpers import add_updated_at_trigger
 
 revision = "audit_0003_log_outbox"
 down_revision = "identity_0002_persons_tokens"

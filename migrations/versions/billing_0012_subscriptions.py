@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from platform_core.migration_helpers import add_updated_at_trigger
+from platform_core.persistence.migration_helpers import add_updated_at_trigger
 
 revision = "billing_0012_subscriptions"
 down_revision = "integration_0011_webhook_events"

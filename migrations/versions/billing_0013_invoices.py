@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from platform_core.migration_helpers import add_updated_at_trigger
+from platform_core.persistence.migration_helpers import add_updated_at_trigger
 
 revision = "billing_0013_invoices"
 down_revision = "billing_0012_subscriptions"

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from platform_core.migration_helpers import add_updated_at_trigger
+from platform_core.persistence.migration_helpers import add_updated_at_trigger
 
 revision = "entitlements_0006_tables"
 down_revision = "identity_0005_users_holds_merges"

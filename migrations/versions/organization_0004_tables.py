@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from platform_core.migration_helpers import add_updated_at_trigger
+from platform_core.persistence.migration_helpers import add_updated_at_trigger
 
 revision = "organization_0004_tables"
 down_revision = "audit_0003_log_outbox"

@@ -10,7 +10,7 @@ import click
 import msgspec
 
 from modules.audit.services.queries import verify_chains
-from platform_core.cli_support import with_runtime
+from platform_core.cli.support import with_runtime
 
 
 @click.group("audit", help="Audit log tools.")

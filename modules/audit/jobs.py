@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from modules.audit.services.retention import BATCH, apply_retention
-from platform_core.scheduler import batched_job
+from platform_core.messaging.scheduler import batched_job
 
 APPLY_RETENTION = batched_job(
     "audit.apply_retention",

@@ -21,8 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from platform_core.db import Base, Timestamped
-from platform_core.ids import uuid7
+from platform_core.core.ids import uuid7
+from platform_core.persistence.db import Base, Timestamped
 
 SCHEMA = "audit"
 

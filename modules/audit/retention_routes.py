@@ -14,9 +14,9 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from modules.audit.contracts import ArchiveDTO, LegalHoldDTO, RetentionPolicyDTO
 from modules.audit.schemas import PlaceLegalHold, SetRetentionPolicy
 from modules.audit.services import retention_rules
-from platform_core.http_auth import requires
-from platform_core.pagination import Page, check_limit
-from platform_core.uow import UnitOfWork
+from platform_core.http.auth import requires
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 RETENTION_READ = "audit.retention:read"
 RETENTION_WRITE = "audit.retention:write"

@@ -12,11 +12,11 @@ from litestar.params import FromQuery, QueryParameter
 
 from modules.audit.contracts import AuditLogDTO, VerifyResult
 from modules.audit.services.queries import LogFilter, list_logs, verify_chains
-from platform_core.auth import Principal
-from platform_core.errors import InvalidRequest
-from platform_core.http_auth import requires
-from platform_core.pagination import Page, check_limit
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import InvalidRequest
+from platform_core.core.principal import Principal
+from platform_core.http.auth import requires
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 
 def _org_scope(principal: Principal, org_id: uuid.UUID | None) -> tuple[uuid.UUID | None, bool]:

@@ -8,9 +8,9 @@ from modules.audit.retention_routes import RetentionController
 from modules.audit.routes import AuditController
 from modules.audit.services.capture import RELAY_NAME, capture_event
 from modules.audit.services.chain import OUTBOX_RETURNING, append_batch
-from platform_core.events import Subscription
-from platform_core.module import ModuleSpec
-from platform_core.outbox import OutboxRelaySpec
+from platform_core.messaging.outbox import OutboxRelaySpec
+from platform_core.messaging.uow import Subscription
+from platform_core.runtime.module import ModuleSpec
 
 MODULE = ModuleSpec(
     name="audit",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from modules.billing.services.subscriptions import RENEW_BATCH, renew_due
-from platform_core.scheduler import batched_job
+from platform_core.messaging.scheduler import batched_job
 
 RENEW_SUBSCRIPTIONS = batched_job(
     "billing.renew_subscriptions",

@@ -14,8 +14,8 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, 
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from platform_core.db import Base, Timestamped
-from platform_core.ids import uuid7
+from platform_core.core.ids import uuid7
+from platform_core.persistence.db import Base, Timestamped
 
 SCHEMA = "billing"
 ORG_FK = "organization.organizations.id"

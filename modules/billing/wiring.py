@@ -7,8 +7,9 @@ from modules.billing.routes import CONTROLLERS
 from modules.billing.services.payments import on_stripe_payment_succeeded
 from modules.billing.services.usage_charges import on_usage_overage
 from modules.entitlements.contracts import USAGE_OVERAGE
-from platform_core.events import Subscription, inbound_webhook_type
-from platform_core.module import ModuleSpec
+from platform_core.messaging.events import inbound_webhook_type
+from platform_core.messaging.uow import Subscription
+from platform_core.runtime.module import ModuleSpec
 
 MODULE = ModuleSpec(
     name="billing",

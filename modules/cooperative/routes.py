@@ -11,8 +11,8 @@ from litestar.params import FromPath, Parameter
 
 from modules.cooperative.contracts import AllocationReport, PatronageDTO, PatronDTO
 from modules.cooperative.services import patronage
-from platform_core.http_auth import requires
-from platform_core.uow import UnitOfWork
+from platform_core.http.auth import requires
+from platform_core.messaging.uow import UnitOfWork
 
 PATRONAGE_READ = "cooperative.patronage:read"  # organization scope (members hold cooperative.*:read)
 PATRONS_READ = "cooperative.patrons:read"  # platform scope

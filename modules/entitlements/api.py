@@ -29,7 +29,7 @@ from modules.entitlements.services.provisions import (
     get_provision,
     provision,
 )
-from platform_core.uow import UnitOfWork
+from platform_core.messaging.uow import UnitOfWork
 
 
 async def check(

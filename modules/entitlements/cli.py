@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from modules.entitlements.jobs import POOLS_PER_TRANSACTION, rematerialize
-from platform_core.cli_support import with_runtime
+from platform_core.cli.support import with_runtime
 
 
 @click.group("entitlements", help="Entitlements housekeeping.")

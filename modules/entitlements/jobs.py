@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from modules.entitlements.services.materialize import rematerialize_due
-from platform_core.scheduler import ScheduledJob, in_batches
-from platform_core.uow import UnitOfWork, UnitOfWorkFactory
+from platform_core.messaging.scheduler import ScheduledJob, in_batches
+from platform_core.messaging.uow import UnitOfWork, UnitOfWorkFactory
 
 POOLS_PER_TRANSACTION = 1000
 

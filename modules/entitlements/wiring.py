@@ -7,8 +7,8 @@ from modules.entitlements.jobs import REMATERIALIZE
 from modules.entitlements.routes import CONTROLLERS
 from modules.entitlements.routes.fast_check import fast_check
 from modules.entitlements.services.check import invalidate_checks
-from platform_core.events import Subscription
-from platform_core.module import ModuleSpec
+from platform_core.messaging.uow import Subscription
+from platform_core.runtime.module import ModuleSpec
 
 MODULE = ModuleSpec(
     name="entitlements",

@@ -1,7 +1,7 @@
 """identity — who is this actor, and how do they authenticate (persons, users, tokens).
 
 Authentication: personal access tokens (`keel_pat_…`) and Keycloak access tokens (JWTs,
-verified by `platform_core.oidc`; the first token of a `sub` provisions a user and a person).
+verified by `platform_core.auth.oidc`; the first token of a `sub` provisions a user and a person).
 
 Who may do what. Identity sits below organization in the module chain and cannot see
 organizations, so its routes do not consult the RBAC authorizer:

@@ -9,8 +9,8 @@ import click
 
 from modules.identity.services.persons import create_person
 from modules.identity.services.tokens import issue_token
-from platform_core.auth import PLATFORM_ADMIN_SCOPE
-from platform_core.cli_support import with_runtime
+from platform_core.cli.support import with_runtime
+from platform_core.core.principal import PLATFORM_ADMIN_SCOPE
 
 
 @click.group("token", help="Manage API tokens.")

@@ -13,10 +13,10 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
-from platform_core.auth import Principal
-from platform_core.errors import Forbidden, NotFound, Unauthenticated
-from platform_core.http_auth import scope_allows
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import Forbidden, NotFound, Unauthenticated
+from platform_core.core.principal import Principal
+from platform_core.http.auth import scope_allows
+from platform_core.messaging.uow import UnitOfWork
 
 
 def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
@@ -38,7 +38,7 @@ def _check_scope(principal: Principal, permission: str) -> None:
 
 
 def _declare(guard: Any, permission: str) -> Guard:
-    guard.permission = permission  # read by platform_core.http_auth.permission_of
+    guard.permission = permission  # read by platform_core.http.auth.permission_of
     return guard  # type: ignore[no-any-return]
 
 

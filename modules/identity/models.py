@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Index, LargeBinary, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from platform_core.db import Base, Timestamped
-from platform_core.ids import uuid7
+from platform_core.core.ids import uuid7
+from platform_core.persistence.db import Base, Timestamped
 
 SCHEMA = "identity"
 PERSON_KINDS = ("individual", "business", "legal_entity")

@@ -6,8 +6,8 @@ from modules.identity.cli import COMMANDS
 from modules.identity.routes import CONTROLLERS
 from modules.identity.services.jwt_login import JWT_PREFIX, resolve_jwt
 from modules.identity.services.tokens import PAT_PREFIX, invalidate_credentials, resolve_pat
-from platform_core.events import Subscription
-from platform_core.module import ModuleSpec
+from platform_core.messaging.uow import Subscription
+from platform_core.runtime.module import ModuleSpec
 
 MODULE = ModuleSpec(
     name="identity",

@@ -12,7 +12,7 @@ from litestar.params import Parameter
 
 from modules.integration.services.inbound import process_soon, receive
 from modules.integration.services.inbound_verify import verify
-from platform_core.uow import UnitOfWork
+from platform_core.messaging.uow import UnitOfWork
 
 MAX_BODY_BYTES = 1024 * 1024
 Provider = Annotated[str, Parameter(pattern=r"^[a-z][a-z0-9_-]{0,49}$")]

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from modules.integration.services.deliveries import LOG_RETENTION, PURGE_BATCH, purge_old_deliveries
 from modules.integration.services.inbound import process_one
-from platform_core.scheduler import batched_job
+from platform_core.messaging.scheduler import batched_job
 
 PURGE_DELIVERIES = batched_job(
     "integration.purge_deliveries",

@@ -10,8 +10,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Text, Unique
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from platform_core.db import Base, Timestamped
-from platform_core.ids import uuid7
+from platform_core.core.ids import uuid7
+from platform_core.persistence.db import Base, Timestamped
 
 SCHEMA = "integration"
 ENDPOINT_STATUSES = ("enabled", "disabled")

@@ -18,10 +18,10 @@ from modules.integration.contracts import (
 )
 from modules.integration.schemas import CreateEndpoint, UpdateEndpoint
 from modules.integration.services import deliveries, endpoints
-from platform_core.http_auth import requires
-from platform_core.idempotency import idempotent
-from platform_core.pagination import Page, check_limit
-from platform_core.uow import UnitOfWork
+from platform_core.http.auth import requires
+from platform_core.http.idempotency import idempotent
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 Cursor = Annotated[str | None, QueryParameter(max_length=500)]
 EndpointId = FromPath[uuid.UUID]

@@ -13,9 +13,9 @@ from modules.integration.services.delivery import (
     deliver_batch,
 )
 from modules.integration.services.fanout import RELAY_NAME, enqueue_deliveries
-from platform_core.events import Subscription
-from platform_core.module import ModuleSpec
-from platform_core.outbox import OutboxRelaySpec
+from platform_core.messaging.outbox import OutboxRelaySpec
+from platform_core.messaging.uow import Subscription
+from platform_core.runtime.module import ModuleSpec
 
 MODULE = ModuleSpec(
     name="integration",

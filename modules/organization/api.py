@@ -10,9 +10,9 @@ from modules.organization.contracts import OrganizationDTO, OrgStatus
 from modules.organization.models import OrgMember, Workspace
 from modules.organization.services import authz, common, organizations
 from modules.organization.services.assignments import grant_operator
-from platform_core.auth import Principal
-from platform_core.hot_cache import HotCaches
-from platform_core.uow import UnitOfWork
+from platform_core.cache.hot_cache import HotCaches
+from platform_core.core.principal import Principal
+from platform_core.messaging.uow import UnitOfWork
 
 create_organization = organizations.create_organization
 get_organization = organizations.get_organization

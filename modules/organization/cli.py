@@ -7,8 +7,8 @@ import uuid
 import click
 
 from modules.organization.services.assignments import grant_operator
-from platform_core.cli_support import with_runtime
-from platform_core.runtime import Runtime
+from platform_core.cli.support import with_runtime
+from platform_core.runtime.runtime import Runtime
 
 
 @click.group("org", help="Organizations and access.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from modules.organization.services.invitations import EXPIRE_BATCH, expire_invitations
-from platform_core.scheduler import batched_job
+from platform_core.messaging.scheduler import batched_job
 
 EXPIRE_INVITATIONS = batched_job(
     "organization.expire_invitations",

@@ -10,8 +10,8 @@ from modules.organization.routes import CONTROLLERS
 from modules.organization.services.authz import OrganizationAuthorizer, invalidate_decisions
 from modules.organization.services.keys import invalidate_credentials, resolve_service_account_key
 from modules.organization.services.merges import on_person_merged
-from platform_core.events import Subscription
-from platform_core.module import ModuleSpec
+from platform_core.messaging.uow import Subscription
+from platform_core.runtime.module import ModuleSpec
 
 MODULE = ModuleSpec(
     name="organization",

@@ -105,6 +105,30 @@ def test_unmodified_copy_is_clean(tree: Path) -> None:
             "kernel",
             id="kernel-imports-a-module",
         ),
+        pytest.param(
+            "platform_core/core/_leak.py",
+            "import platform_core.http.app\n",
+            "kernel-layers",
+            id="kernel-core-imports-http",
+        ),
+        pytest.param(
+            "platform_core/messaging/_leak.py",
+            "import platform_core.runtime.runtime\n",
+            "kernel-layers",
+            id="kernel-messaging-imports-runtime",
+        ),
+        pytest.param(
+            "modules/billing/services/_leak.py",
+            "import modules.billing.routes\n",
+            "module-layers",
+            id="billing-service-imports-its-routes",
+        ),
+        pytest.param(
+            "modules/identity/services/_leak.py",
+            "import modules.identity.wiring\n",
+            "module-layers",
+            id="identity-service-imports-its-wiring",
+        ),
     ],
 )
 def test_forbidden_import_breaks_the_named_contract(
@@ -134,6 +158,8 @@ def missing_contracts(root: Path) -> list[str]:
     for package in module_packages(root):
         if f"modules.{package}" not in layered:
             problems.append(f"modules.{package} is not in the layers contract")
+        if f"modules.{package}" not in parser["importlinter:contract:module-layers"]["containers"].split():
+            problems.append(f"modules.{package} is not a container of the module-layers contract")
         section = f"importlinter:contract:private-{package}"
         if section not in parser:
             problems.append(f"modules.{package} has no private-{package} contract")
@@ -150,5 +176,6 @@ def test_unlisted_module_package_is_detected(tree: Path) -> None:
     inject(tree, "modules/payroll/__init__.py", "")
     assert missing_contracts(tree) == [
         "modules.payroll is not in the layers contract",
+        "modules.payroll is not a container of the module-layers contract",
         "modules.payroll has no private-payroll contract",
     ]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from modules import composition
-from platform_core.module import ModuleSpec
+from platform_core.runtime.module import ModuleSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_MODULES = {

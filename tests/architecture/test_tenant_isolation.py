@@ -21,8 +21,8 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.routes import HTTPRoute
 
 from modules.identity import api as identity_api
-from platform_core.http_auth import permission_of
-from platform_core.runtime import Runtime
+from platform_core.http.auth import permission_of
+from platform_core.runtime.runtime import Runtime
 
 PUBLIC_PREFIXES = ("/health", "/ready", "/metrics", "/schema", "/swagger", "/integration/webhooks")
 METHODS_WITH_BODY = {"POST", "PUT", "PATCH"}

@@ -10,10 +10,10 @@ import asyncpg
 import httpx
 import pytest
 
-from platform_core.db import asyncpg_dsn
-from platform_core.events import Subject
-from platform_core.outbox import OutboxRelay
-from platform_core.runtime import Runtime
+from platform_core.messaging.events import Subject
+from platform_core.messaging.outbox import OutboxRelay
+from platform_core.persistence.db import asyncpg_dsn
+from platform_core.runtime.runtime import Runtime
 
 TRIGGER = "trg_audit_logs_append_only"
 

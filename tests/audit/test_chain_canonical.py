@@ -14,10 +14,11 @@ from sqlalchemy import insert, text
 from modules.audit.models import AuditOutbox, record_digest_sql
 from modules.audit.services.capture import outbox_row
 from modules.audit.services.queries import verify_chains
-from platform_core.db import create_sessionmaker
-from platform_core.events import Actor, Event, Subject
-from platform_core.outbox import OutboxRelay
-from platform_core.runtime import Runtime
+from platform_core.core.principal import Actor
+from platform_core.messaging.events import Event, Subject
+from platform_core.messaging.outbox import OutboxRelay
+from platform_core.persistence.db import create_sessionmaker
+from platform_core.runtime.runtime import Runtime
 
 ORG = uuid.uuid4()
 EVENTS = [

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import httpx
 
-from platform_core.outbox import OutboxRelay
-from platform_core.runtime import Runtime
+from platform_core.messaging.outbox import OutboxRelay
+from platform_core.runtime.runtime import Runtime
 
 
 async def test_person_creation_reaches_the_chain(

@@ -16,10 +16,11 @@ import pytest
 from sqlalchemy import text
 
 from modules.audit.services.chain import link_hash
-from platform_core.clock import utcnow
-from platform_core.events import Actor, Event, Subject
-from platform_core.outbox import OutboxRelay
-from platform_core.runtime import Runtime
+from platform_core.core.clock import utcnow
+from platform_core.core.principal import Actor
+from platform_core.messaging.events import Event, Subject
+from platform_core.messaging.outbox import OutboxRelay
+from platform_core.runtime.runtime import Runtime
 from tests.organization.conftest import make_person  # noqa: F401  (fixture)
 from tests.organization.helpers import MakePerson, Person, assert_problem, create_org
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from platform_core.runtime import Runtime
+from platform_core.runtime.runtime import Runtime
 from tests.billing.conftest import Shop
 from tests.billing.test_subscriptions import renew
 from tests.entitlements.conftest import Clock, ok

@@ -9,7 +9,7 @@ import pytest
 from modules.billing.contracts import Tier
 from modules.billing.services.money import amount_for, check_tiers, prorate
 from modules.billing.services.periods import period_at, shift
-from platform_core.errors import Unprocessable
+from platform_core.core.errors import Unprocessable
 
 TIERS = [
     Tier(up_to=10, unit_amount=500),

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import text
 
-from platform_core.runtime import Runtime
+from platform_core.runtime.runtime import Runtime
 from tests.billing.conftest import Shop
 from tests.entitlements.conftest import ok
 from tests.integration.test_inbound_webhooks import stripe_post

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from platform_core.runtime import Runtime
+from platform_core.runtime.runtime import Runtime
 from tests.billing.conftest import Shop
 from tests.entitlements.conftest import Clock, ok
 

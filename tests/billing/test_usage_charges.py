@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy import text
 
-from platform_core.runtime import Runtime
+from platform_core.runtime.runtime import Runtime
 from tests.billing.conftest import Shop
 from tests.entitlements.conftest import event, ok
 

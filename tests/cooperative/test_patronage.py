@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from modules.billing.contracts import INVOICE_PAID
-from platform_core.events import Event, Subject
-from platform_core.runtime import Runtime
+from platform_core.messaging.events import Event, Subject
+from platform_core.runtime.runtime import Runtime
 from tests.entitlements.conftest import World, ok, person_headers
 from tests.organization.helpers import assert_problem
 

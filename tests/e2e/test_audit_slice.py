@@ -15,12 +15,12 @@ from dramatiq import Worker
 from sqlalchemy import text
 
 from modules.composition import MODULES
-from platform_core.events import Event, Subscription
-from platform_core.http import create_app
-from platform_core.module import ModuleSpec
-from platform_core.runtime import Runtime
-from platform_core.uow import UnitOfWork
-from platform_core.worker import start_worker
+from platform_core.http.app import create_app
+from platform_core.messaging.events import Event
+from platform_core.messaging.uow import Subscription, UnitOfWork
+from platform_core.runtime.module import ModuleSpec
+from platform_core.runtime.runtime import Runtime
+from platform_core.runtime.worker import start_worker
 
 POLL_SECONDS = 15
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from platform_core.auth import secret_is_well_formed
-from platform_core.config import Settings
-from platform_core.embedded import EmbeddedPostgres, EmbeddedRedis
+from platform_core.auth.credentials import secret_is_well_formed
+from platform_core.core.config import Settings
+from platform_core.embedded.servers import EmbeddedPostgres, EmbeddedRedis
 
 KEEL = str(Path(sys.executable).with_name("keel"))
 

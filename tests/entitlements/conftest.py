@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from modules.identity import api as identity_api
-from platform_core.runtime import Runtime
+from platform_core.runtime.runtime import Runtime
 
 _seq = itertools.count(1)
 
@@ -22,7 +22,7 @@ def unique(prefix: str) -> str:
 
 
 class Clock:
-    """Replaces platform_core.clock.utcnow everywhere entitlements reads it."""
+    """Replaces platform_core.core.clock.utcnow everywhere entitlements reads it."""
 
     def __init__(self) -> None:
         self.now: datetime | None = None

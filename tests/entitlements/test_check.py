@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import httpx
 
-from platform_core.runtime import Runtime
+from platform_core.runtime.runtime import Runtime
 from tests.entitlements.conftest import World, event, ok, person_headers, unique
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from modules.composition import build_runtime
 from modules.identity import api as identity_api
-from platform_core.config import Settings
-from platform_core.http import create_app
-from platform_core.runtime import Runtime
+from platform_core.core.config import Settings
+from platform_core.http.app import create_app
+from platform_core.runtime.runtime import Runtime
 from tests.entitlements.conftest import World, event, ok
 
 

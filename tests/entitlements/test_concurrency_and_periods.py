@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from modules.entitlements import api as ent_api
 from modules.entitlements.contracts import BillingCycle, UsageEventIn
-from platform_core.runtime import Runtime
+from platform_core.runtime.runtime import Runtime
 from tests.entitlements.conftest import Clock, World, event, ok
 
 

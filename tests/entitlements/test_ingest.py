@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from platform_core.runtime import Runtime
+from platform_core.runtime.runtime import Runtime
 from tests.entitlements.conftest import World, event, ok
 
 

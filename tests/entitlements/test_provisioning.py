@@ -12,8 +12,8 @@ from sqlalchemy import text
 
 from modules.entitlements import api as ent_api
 from modules.entitlements.contracts import BillingCycle
-from platform_core.errors import Conflict, Unprocessable
-from platform_core.runtime import Runtime
+from platform_core.core.errors import Conflict, Unprocessable
+from platform_core.runtime.runtime import Runtime
 from tests.entitlements.conftest import Clock, World, event, ok
 
 

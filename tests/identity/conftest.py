@@ -19,10 +19,10 @@ from jwt.algorithms import RSAAlgorithm
 
 from modules.composition import build_runtime
 from modules.identity import api as identity_api
-from platform_core.config import Settings
-from platform_core.http import create_app
-from platform_core.outbox import OutboxRelay
-from platform_core.runtime import Runtime
+from platform_core.core.config import Settings
+from platform_core.http.app import create_app
+from platform_core.messaging.outbox import OutboxRelay
+from platform_core.runtime.runtime import Runtime
 
 ISSUER = "https://keycloak.test/realms/keel"
 AUDIENCE = "keel-api"

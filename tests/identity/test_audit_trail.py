@@ -7,7 +7,7 @@ import uuid
 
 import httpx
 
-from platform_core.runtime import Runtime
+from platform_core.runtime.runtime import Runtime
 from tests.identity.conftest import Signer, audit_records, bearer, drain_audit
 
 

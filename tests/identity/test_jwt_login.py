@@ -13,8 +13,8 @@ import msgspec
 import pytest
 
 from modules.composition import build_runtime
-from platform_core.config import Settings
-from platform_core.db import asyncpg_dsn
+from platform_core.core.config import Settings
+from platform_core.persistence.db import asyncpg_dsn
 from tests.identity.conftest import (
     Signer,
     assert_problem,

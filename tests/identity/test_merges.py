@@ -14,11 +14,11 @@ from sqlalchemy import text
 from modules.composition import build_runtime
 from modules.identity import api as identity_api
 from modules.identity.contracts import PERSON_MERGED, PersonMerged
-from platform_core.config import Settings
-from platform_core.db import asyncpg_dsn
-from platform_core.events import Event, Subscription
-from platform_core.runtime import Runtime
-from platform_core.uow import UnitOfWork
+from platform_core.core.config import Settings
+from platform_core.messaging.events import Event
+from platform_core.messaging.uow import Subscription, UnitOfWork
+from platform_core.persistence.db import asyncpg_dsn
+from platform_core.runtime.runtime import Runtime
 from tests.identity.conftest import Signer, assert_problem, bearer, client_for, make_person
 
 

@@ -1,4 +1,4 @@
-"""platform_core.oidc on its own: every claim check, and the key cache's refresh behaviour
+"""platform_core.auth.oidc on its own: every claim check, and the key cache's refresh behaviour
 against a real JWKS endpoint served on 127.0.0.1."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from platform_core.oidc import InvalidToken, JWKSet, OIDCVerifier
+from platform_core.auth.oidc import InvalidToken, JWKSet, OIDCVerifier
 from tests.identity.conftest import AUDIENCE, ISSUER, Signer, jwks_document
 
 

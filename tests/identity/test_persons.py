@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from platform_core.runtime import Runtime
+from platform_core.runtime.runtime import Runtime
 from tests.identity.conftest import assert_problem, bearer, make_person
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import event
 
-from platform_core.runtime import Runtime
+from platform_core.runtime.runtime import Runtime
 from tests.identity.conftest import Signer, bearer, make_person
 
 

@@ -9,8 +9,8 @@ import asyncpg
 import httpx
 import pytest
 
-from platform_core.db import asyncpg_dsn
-from platform_core.runtime import Runtime
+from platform_core.persistence.db import asyncpg_dsn
+from platform_core.runtime.runtime import Runtime
 from tests.identity.conftest import Signer, assert_problem, bearer, make_person
 
 

@@ -10,9 +10,9 @@ import asyncpg
 import httpx
 import pytest
 
-from platform_core.auth import new_secret
-from platform_core.db import asyncpg_dsn
-from platform_core.runtime import Runtime
+from platform_core.auth.credentials import new_secret
+from platform_core.persistence.db import asyncpg_dsn
+from platform_core.runtime.runtime import Runtime
 from tests.identity.conftest import assert_problem, bearer, make_person
 
 

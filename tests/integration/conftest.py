@@ -13,8 +13,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request
 
-from platform_core.outbox import DrainStats, OutboxRelay
-from platform_core.runtime import Runtime
+from platform_core.messaging.outbox import DrainStats, OutboxRelay
+from platform_core.runtime.runtime import Runtime
 from tests.organization.conftest import make_person  # noqa: F401  (fixture)
 from tests.organization.helpers import MakePerson, Person, create_org
 

@@ -19,9 +19,9 @@ from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook
 
 from modules.integration.services.inbound import process_pending
-from platform_core.events import Event, Subscription, inbound_webhook_type
-from platform_core.runtime import Runtime
-from platform_core.uow import UnitOfWork
+from platform_core.messaging.events import Event, inbound_webhook_type
+from platform_core.messaging.uow import Subscription, UnitOfWork
+from platform_core.runtime.runtime import Runtime
 from tests.conftest import INBOUND_WEBHOOK_SECRETS
 
 SECRETS = dict(item.split("=", 1) for item in INBOUND_WEBHOOK_SECRETS.split(","))

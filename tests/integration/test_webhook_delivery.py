@@ -10,8 +10,8 @@ import httpx
 from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook
 
-from platform_core.outbox import DrainStats
-from platform_core.runtime import Runtime
+from platform_core.messaging.outbox import DrainStats
+from platform_core.runtime.runtime import Runtime
 from tests.integration.conftest import Org, Receiver, create_endpoint, create_workspace, deliveries
 
 Drain = Callable[[], Awaitable[DrainStats]]

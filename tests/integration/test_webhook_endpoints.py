@@ -14,10 +14,10 @@ from sqlalchemy import text
 
 from modules.integration.services.endpoints import MAX_ENDPOINTS_PER_ORG
 from modules.integration.services.urls import checked_url
-from platform_core.config import Settings
-from platform_core.errors import Unprocessable
-from platform_core.runtime import Runtime
-from platform_core.worker import start_worker
+from platform_core.core.config import Settings
+from platform_core.core.errors import Unprocessable
+from platform_core.runtime.runtime import Runtime
+from platform_core.runtime.worker import start_worker
 from tests.integration.conftest import Org, Receiver, create_endpoint, create_workspace, deliveries
 from tests.organization.helpers import MakePerson, assert_problem, join
 

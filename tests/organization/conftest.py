@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from modules.identity import api as identity_api
-from platform_core.runtime import Runtime
+from platform_core.runtime.runtime import Runtime
 from tests.organization.helpers import MakePerson, Person
 
 

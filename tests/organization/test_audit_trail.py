@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import httpx
 
-from platform_core.outbox import OutboxRelay
-from platform_core.runtime import Runtime
+from platform_core.messaging.outbox import OutboxRelay
+from platform_core.runtime.runtime import Runtime
 from tests.organization.helpers import MakePerson, create_org, join
 
 

@@ -5,7 +5,7 @@ import asyncio
 import httpx
 from sqlalchemy import text
 
-from platform_core.runtime import Runtime
+from platform_core.runtime.runtime import Runtime
 from tests.organization.helpers import MakePerson, assert_problem, create_org, role_id
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import httpx
 
 from modules.identity.contracts import PERSON_MERGED, PersonMerged
-from platform_core.events import Subject
-from platform_core.runtime import Runtime
+from platform_core.messaging.events import Subject
+from platform_core.runtime.runtime import Runtime
 from tests.organization.helpers import MakePerson, create_org, join
 
 

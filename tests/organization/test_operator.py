@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 
 from modules.organization import api as org_api
-from platform_core.runtime import Runtime
+from platform_core.runtime.runtime import Runtime
 from tests.organization.helpers import MakePerson, assert_problem, create_org
 
 

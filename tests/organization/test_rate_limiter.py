@@ -4,8 +4,8 @@ import uuid
 
 from redis.asyncio import Redis
 
-from platform_core.rate_limit import RateLimiter
-from platform_core.runtime import Runtime
+from platform_core.auth.rate_limit import RateLimiter
+from platform_core.runtime.runtime import Runtime
 
 
 async def test_fixed_minute_windows(runtime: Runtime) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from platform_core.config import Settings, get_settings, settings_from_env
+from platform_core.core.config import Settings, get_settings, settings_from_env
 
 
 def test_defaults_when_nothing_is_set() -> None:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from platform_core.hot_cache import HotCache, HotCaches, notify_payloads
+from platform_core.cache.hot_cache import HotCache, HotCaches, notify_payloads
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from platform_core.runtime import Runtime
-from platform_core.worker import start_worker
+from platform_core.runtime.runtime import Runtime
+from platform_core.runtime.worker import start_worker
 
 POLL_SECONDS = 15
 PURGE = "platform.purge_idempotency_keys"

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from modules.identity import api as identity_api
-from platform_core.runtime import Runtime
+from platform_core.runtime.runtime import Runtime
 from tests.platform.test_http_errors import assert_problem
 
 PERSON = "/identity/persons/00000000-0000-0000-0000-000000000000"

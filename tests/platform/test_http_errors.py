@@ -13,11 +13,11 @@ from litestar.di import NamedDependency
 from sqlalchemy import text
 
 from modules.composition import MODULES
-from platform_core.config import Settings
-from platform_core.http import create_app
-from platform_core.module import ModuleSpec
-from platform_core.runtime import Runtime
-from platform_core.uow import UnitOfWork
+from platform_core.core.config import Settings
+from platform_core.http.app import create_app
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.runtime.module import ModuleSpec
+from platform_core.runtime.runtime import Runtime
 
 TRACE_MARKERS = ("Traceback", 'File "', "site-packages", "platform_core/", "modules/", ".py:")
 
@@ -149,7 +149,7 @@ async def test_oversize_body_is_413(client: httpx.AsyncClient, admin_headers: di
 
 @get("/boom/crash", sync_to_thread=False)
 def crash() -> None:
-    raise RuntimeError("secret internals at /srv/keel/platform_core/db.py line 12")
+    raise RuntimeError("secret internals at /srv/keel/platform_core/persistence/db.py line 12")
 
 
 @get("/boom/division")

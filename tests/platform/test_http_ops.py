@@ -12,8 +12,8 @@ import msgspec
 import pytest
 
 from modules.composition import build_runtime
-from platform_core.config import Settings
-from platform_core.http import create_app
+from platform_core.core.config import Settings
+from platform_core.http.app import create_app
 from tests.platform.test_http_errors import assert_problem
 
 

@@ -11,8 +11,8 @@ import httpx
 from sqlalchemy import text
 
 from modules.identity import api as identity_api
-from platform_core.auth import PLATFORM_ADMIN_SCOPE
-from platform_core.runtime import Runtime
+from platform_core.core.principal import PLATFORM_ADMIN_SCOPE
+from platform_core.runtime.runtime import Runtime
 from tests.platform.test_http_errors import assert_problem
 
 PERSONS = "/identity/persons"

@@ -16,9 +16,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import platform_core.idempotency  # noqa: F401  (registers platform.idempotency_keys)
-from platform_core import migrate
-from platform_core.db import METADATA, asyncpg_dsn, sqlalchemy_url
+import platform_core.messaging.idempotency_keys  # noqa: F401  (registers platform.idempotency_keys)
+from migrations import KEEL_MIGRATIONS as migrate
+from platform_core.persistence.db import METADATA, asyncpg_dsn, sqlalchemy_url
 from tests.conftest import SERVER_URL, SUFFIX, database_url
 
 MODULES = ("identity", "organization", "entitlements", "billing", "cooperative", "audit", "integration")
@@ -59,7 +59,7 @@ def scratch_url() -> Iterator[str]:
 
 
 def _script() -> ScriptDirectory:
-    return ScriptDirectory.from_config(migrate.alembic_config("postgresql://unused/unused"))
+    return ScriptDirectory.from_config(migrate.config("postgresql://unused/unused"))
 
 
 def _schemas(url: str) -> set[str]:

@@ -11,10 +11,10 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from modules.audit.services.queries import verify_chains
-from platform_core.db import create_engine
-from platform_core.events import Subject
-from platform_core.outbox import DrainStats, OutboxRelay, RelayTuning
-from platform_core.runtime import Runtime
+from platform_core.messaging.events import Subject
+from platform_core.messaging.outbox import DrainStats, OutboxRelay, RelayTuning
+from platform_core.persistence.db import create_engine
+from platform_core.runtime.runtime import Runtime
 
 EVENTS = 5_000
 ORGS = 20

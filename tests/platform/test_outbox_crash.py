@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from platform_core.events import Subject
-from platform_core.outbox import OutboxRelay, OutboxRelaySpec, RelayTuning, in_flight_sql
-from platform_core.runtime import Runtime
+from platform_core.messaging.events import Subject
+from platform_core.messaging.outbox import OutboxRelay, OutboxRelaySpec, RelayTuning, in_flight_sql
+from platform_core.runtime.runtime import Runtime
 
 EVENTS = 50
 DOOMED_LEASE_SECONDS = 2
@@ -34,8 +34,8 @@ DOOMED = textwrap.dedent(
     import asyncio, sys, uuid
     from datetime import timedelta
     from modules.audit.wiring import MODULE
-    from platform_core.db import create_engine
-    from platform_core.outbox import OutboxRelay, RelayTuning
+    from platform_core.persistence.db import create_engine
+    from platform_core.messaging.outbox import OutboxRelay, RelayTuning
 
     async def main(url: str, mode: str) -> None:
         (spec,) = MODULE.relays

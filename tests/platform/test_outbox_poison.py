@@ -11,9 +11,9 @@ from sqlalchemy import insert, text
 
 from modules.audit.models import AuditOutbox
 from modules.audit.services.capture import outbox_row as outbox_row_of
-from platform_core.events import Event, Subject
-from platform_core.outbox import DrainStats, OutboxRelay, OutboxRelaySpec, RelayTuning
-from platform_core.runtime import Runtime
+from platform_core.messaging.events import Event, Subject
+from platform_core.messaging.outbox import DrainStats, OutboxRelay, OutboxRelaySpec, RelayTuning
+from platform_core.runtime.runtime import Runtime
 
 GOOD = 40
 

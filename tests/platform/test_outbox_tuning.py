@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from modules.audit.models import AuditOutbox
 from modules.audit.services.capture import outbox_row
-from platform_core.events import Event, Subject
-from platform_core.outbox import OutboxRelay, OutboxRow, RelayTuning
-from platform_core.runtime import Runtime
+from platform_core.messaging.events import Event, Subject
+from platform_core.messaging.outbox import OutboxRelay, OutboxRow, RelayTuning
+from platform_core.runtime.runtime import Runtime
 
 
 @pytest.mark.parametrize(("synchronous", "expected"), [(False, "off"), (True, "on")])

@@ -10,10 +10,17 @@ import httpx
 import pytest
 from sqlalchemy import BigInteger, Column, Integer, MetaData, SmallInteger, Table, Text, select, text
 
-from platform_core.errors import InvalidRequest
-from platform_core.outbox import OutboxRelay
-from platform_core.pagination import MAX_LIMIT, check_limit, decode_cursor, encode_cursor, keyset, page_of
-from platform_core.runtime import Runtime
+from platform_core.core.errors import InvalidRequest
+from platform_core.messaging.outbox import OutboxRelay
+from platform_core.persistence.pagination import (
+    MAX_LIMIT,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    keyset,
+    page_of,
+)
+from platform_core.runtime.runtime import Runtime
 from tests.platform.test_http_errors import assert_problem
 
 ACTION = "identity.person.created"

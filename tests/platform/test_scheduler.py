@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from platform_core.runtime import Runtime
-from platform_core.scheduler import ScheduledJob, Scheduler, UnknownJob
-from platform_core.uow import UnitOfWorkFactory
+from platform_core.messaging.scheduler import ScheduledJob, Scheduler, UnknownJob
+from platform_core.messaging.uow import UnitOfWorkFactory
+from platform_core.runtime.runtime import Runtime
 
 
 def job_name() -> str:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from platform_core.config import Settings
+from platform_core.core.config import Settings
 
 
 def archive_root(settings: Settings) -> Path:

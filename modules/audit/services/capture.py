@@ -13,9 +13,9 @@ import msgspec
 from sqlalchemy import Table, insert
 
 from modules.audit.models import AuditOutbox
-from platform_core.events import Event
-from platform_core.ids import uuid7
-from platform_core.uow import UnitOfWork
+from platform_core.core.ids import uuid7
+from platform_core.messaging.events import Event
+from platform_core.messaging.uow import UnitOfWork
 
 RELAY_NAME = "audit"
 OUTBOX_TABLE = cast(Table, AuditOutbox.__table__)  # keyed by column name: outbox_row's "metadata"

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from modules.audit.models import RECORD_COLUMNS
-from platform_core.db import driver_of
-from platform_core.outbox import OutboxRow
+from platform_core.messaging.outbox import OutboxRow
+from platform_core.persistence.db import driver_of
 
 PLATFORM_CHAIN = uuid.UUID(int=0)
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from modules.audit.contracts import AuditActor, AuditLogDTO, AuditTarget, ChainBreak, VerifyResult
 from modules.audit.models import AuditArchiveManifest, AuditLog, record_digest_sql
 from modules.audit.services.chain import link_hash
-from platform_core.pagination import Page, keyset, page_of
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 
 def to_dto(row: AuditLog) -> AuditLogDTO:

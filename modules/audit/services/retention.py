@@ -21,9 +21,9 @@ from modules.audit.contracts import RECORDS_ARCHIVED
 from modules.audit.models import AuditArchiveManifest, record_digest_sql
 from modules.audit.services.archive_files import archive_path, archive_root, write_archive
 from modules.audit.services.chain import PLATFORM_CHAIN
-from platform_core.clock import utcnow
-from platform_core.events import Subject
-from platform_core.uow import UnitOfWork
+from platform_core.core.clock import utcnow
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
 
 BATCH = 10_000  # records examined per transaction
 

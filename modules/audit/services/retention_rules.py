@@ -20,11 +20,11 @@ from modules.audit.contracts import (
 from modules.audit.models import AuditArchiveManifest, AuditLegalHold, AuditRetentionPolicy
 from modules.audit.schemas import PlaceLegalHold, SetRetentionPolicy
 from modules.organization import api as org_api
-from platform_core.clock import utcnow
-from platform_core.errors import NotFound, Unprocessable
-from platform_core.events import Subject
-from platform_core.pagination import Page, keyset, page_of
-from platform_core.uow import UnitOfWork
+from platform_core.core.clock import utcnow
+from platform_core.core.errors import NotFound, Unprocessable
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 POLICIES = cast(Table, AuditRetentionPolicy.__table__)
 

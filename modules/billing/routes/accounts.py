@@ -13,9 +13,9 @@ from modules.billing import permissions as perm
 from modules.billing.contracts import BillingAccountDTO
 from modules.billing.schemas import CreateAccount, UpdateAccount
 from modules.billing.services import accounts
-from platform_core.http_auth import requires
-from platform_core.idempotency import idempotent
-from platform_core.uow import UnitOfWork
+from platform_core.http.auth import requires
+from platform_core.http.idempotency import idempotent
+from platform_core.messaging.uow import UnitOfWork
 
 
 class AccountController(Controller):

@@ -19,8 +19,8 @@ from modules.billing.schemas import (
     UpdateProduct,
 )
 from modules.billing.services import catalog, discounts
-from platform_core.http_auth import requires
-from platform_core.uow import UnitOfWork
+from platform_core.http.auth import requires
+from platform_core.messaging.uow import UnitOfWork
 
 
 class CatalogController(Controller):

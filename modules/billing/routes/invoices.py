@@ -11,8 +11,8 @@ from litestar.params import FromPath
 from modules.billing import permissions as perm
 from modules.billing.contracts import InvoiceDTO, PaymentDTO
 from modules.billing.services import invoices, payments
-from platform_core.http_auth import requires
-from platform_core.uow import UnitOfWork
+from platform_core.http.auth import requires
+from platform_core.messaging.uow import UnitOfWork
 
 
 class InvoiceController(Controller):

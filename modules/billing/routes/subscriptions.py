@@ -13,9 +13,9 @@ from modules.billing import permissions as perm
 from modules.billing.contracts import SubscriptionChangeDTO, SubscriptionDTO
 from modules.billing.schemas import Cancel, ChangeQuantity, CreateSubscription
 from modules.billing.services import subscriptions
-from platform_core.http_auth import requires
-from platform_core.idempotency import idempotent
-from platform_core.uow import UnitOfWork
+from platform_core.http.auth import requires
+from platform_core.http.idempotency import idempotent
+from platform_core.messaging.uow import UnitOfWork
 
 SubscriptionId = FromPath[uuid.UUID]
 

@@ -10,10 +10,10 @@ from modules.billing.contracts import ACCOUNT_CREATED, ACCOUNT_UPDATED, BillingA
 from modules.billing.models import BillingAccount
 from modules.billing.schemas import CreateAccount, UpdateAccount
 from modules.organization import api as org_api
-from platform_core.errors import Conflict, NotFound
-from platform_core.events import Subject
-from platform_core.patching import apply_patch
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import Conflict, NotFound
+from platform_core.core.patching import apply_patch
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
 
 
 def account_dto(a: BillingAccount) -> BillingAccountDTO:

@@ -20,9 +20,9 @@ from modules.billing.models import Price, Product
 from modules.billing.schemas import CreatePrice, CreateProduct, UpdateProduct
 from modules.billing.services.money import check_tiers
 from modules.entitlements import api as ent_api
-from platform_core.errors import Conflict, NotFound, Unprocessable
-from platform_core.events import Subject
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import Conflict, NotFound, Unprocessable
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
 
 
 def product_dto(p: Product) -> ProductDTO:

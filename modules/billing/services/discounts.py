@@ -19,10 +19,10 @@ from modules.billing.models import Coupon, Discount, PromotionCode, Subscription
 from modules.billing.schemas import CreateCoupon, CreatePromotionCode
 from modules.billing.services.invoices import Line
 from modules.billing.services.money import to_minor
-from platform_core.clock import utcnow
-from platform_core.errors import Conflict, NotFound, Unprocessable
-from platform_core.events import Subject
-from platform_core.uow import UnitOfWork
+from platform_core.core.clock import utcnow
+from platform_core.core.errors import Conflict, NotFound, Unprocessable
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
 
 
 def coupon_dto(c: Coupon) -> CouponDTO:

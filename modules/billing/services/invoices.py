@@ -20,10 +20,10 @@ from modules.billing.contracts import (
     InvoiceLineDTO,
 )
 from modules.billing.models import BillingAccount, Invoice, InvoiceLineItem, PendingCharge
-from platform_core.clock import utcnow
-from platform_core.errors import Conflict, NotFound
-from platform_core.events import Subject
-from platform_core.uow import UnitOfWork
+from platform_core.core.clock import utcnow
+from platform_core.core.errors import Conflict, NotFound
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
 
 ISSUER = "keel"
 PAYMENT_TERMS = timedelta(days=30)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from modules.billing.contracts import Tier
-from platform_core.errors import Unprocessable
+from platform_core.core.errors import Unprocessable
 
 
 def check_tiers(tiers: Sequence[Tier]) -> None:

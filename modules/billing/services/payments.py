@@ -20,10 +20,10 @@ from sqlalchemy.dialects.postgresql import insert
 from modules.billing.contracts import PAYMENT_RECEIVED, PaymentDTO
 from modules.billing.models import BillingAccount, Invoice, Payment
 from modules.billing.services.invoices import add_pending_charge, mark_paid
-from platform_core.errors import InvalidRequest
-from platform_core.events import Event, Subject
-from platform_core.ids import uuid7
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import InvalidRequest
+from platform_core.core.ids import uuid7
+from platform_core.messaging.events import Event, Subject
+from platform_core.messaging.uow import UnitOfWork
 
 
 @dataclass(frozen=True)

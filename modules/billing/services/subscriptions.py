@@ -32,10 +32,10 @@ from modules.billing.services.money import amount_for, prorate
 from modules.billing.services.periods import period_at, shift
 from modules.entitlements import api as ent_api
 from modules.entitlements.contracts import BillingCycle
-from platform_core.clock import utcnow
-from platform_core.errors import Conflict, NotFound, Unprocessable
-from platform_core.events import Subject
-from platform_core.uow import UnitOfWork
+from platform_core.core.clock import utcnow
+from platform_core.core.errors import Conflict, NotFound, Unprocessable
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
 
 LIVE = ("active", "trialing")
 

@@ -15,8 +15,8 @@ from sqlalchemy import or_, select
 from modules.billing.models import BillingAccount, PendingCharge, PendingChargeUsageEvent, Price
 from modules.billing.services.money import to_minor
 from modules.entitlements.contracts import UsageOverage
-from platform_core.events import Event
-from platform_core.uow import UnitOfWork
+from platform_core.messaging.events import Event
+from platform_core.messaging.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 

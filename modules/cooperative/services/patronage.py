@@ -19,10 +19,10 @@ from modules.cooperative.contracts import (
     PatronDTO,
 )
 from modules.cooperative.models import Patron, PatronageEvent
-from platform_core.errors import NotFound
-from platform_core.events import Event, Subject
-from platform_core.ids import uuid7
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import NotFound
+from platform_core.core.ids import uuid7
+from platform_core.messaging.events import Event, Subject
+from platform_core.messaging.uow import UnitOfWork
 
 
 def patron_dto(p: Patron) -> PatronDTO:

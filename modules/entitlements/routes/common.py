@@ -8,9 +8,9 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
-from platform_core.auth import Principal
-from platform_core.errors import Forbidden, Unauthenticated
-from platform_core.http_auth import scope_allows
+from platform_core.core.errors import Forbidden, Unauthenticated
+from platform_core.core.principal import Principal
+from platform_core.http.auth import scope_allows
 
 
 def declares(permission: str) -> Guard:

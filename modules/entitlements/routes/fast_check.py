@@ -1,4 +1,4 @@
-"""`GET /entitlements/check` in the fast lane (`platform_core.fast_lane`): answered when the
+"""`GET /entitlements/check` in the fast lane (`platform_core.http.fast_lane`): answered when the
 credential, the materialized row and an allowing RBAC decision are all in this process's hot
 caches; otherwise (or for any input the full route would refuse) it returns None and the
 ordinary route in `usage.py` answers. Both produce the same JSON."""
@@ -15,7 +15,7 @@ from modules.entitlements import permissions as perm
 from modules.entitlements.routes.usage import KEY_MAX_LENGTH, MAX_CHECK_QUANTITY
 from modules.entitlements.services import check as checks
 from modules.entitlements.services import orgs
-from platform_core.fast_lane import FastRequest
+from platform_core.runtime.module import FastRequest
 
 _PARAMETERS = frozenset({"workspace", "key", "quantity", "org_id"})
 # Only the plainest spellings; anything else (exponents, braces, spaces) goes to the full route.
@@ -49,11 +49,10 @@ async def fast_check(request: FastRequest) -> bytes | None:
     except ValueError:
         return None
     workspace = uuid.UUID(query["workspace"])
-    runtime = request.runtime
-    prepared = checks.cached_row(runtime.caches, workspace, key)
+    prepared = checks.cached_row(request.caches, workspace, key)
     if prepared is None:
         return None
     org_id = prepared.row["org_id"]
-    if not orgs.allowed_cached(runtime.caches, request.principal, perm.CHECK, org_id, workspace):
+    if not orgs.allowed_cached(request.caches, request.principal, perm.CHECK, org_id, workspace):
         return None
     return _ENCODER.encode(checks.evaluate_now(prepared, key, quantity))

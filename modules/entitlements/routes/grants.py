@@ -13,11 +13,11 @@ from modules.entitlements import permissions as perm
 from modules.entitlements.contracts import GrantDTO
 from modules.entitlements.schemas import CreateGrant, RevokeGrant
 from modules.entitlements.services import catalog, grants, orgs
-from platform_core.errors import InvalidRequest
-from platform_core.http_auth import requires
-from platform_core.idempotency import idempotent
-from platform_core.pagination import Page, check_limit
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import InvalidRequest
+from platform_core.http.auth import requires
+from platform_core.http.idempotency import idempotent
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 Cursor = Annotated[str | None, QueryParameter(max_length=500)]
 

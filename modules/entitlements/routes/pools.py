@@ -19,10 +19,10 @@ from modules.entitlements.contracts import (
 )
 from modules.entitlements.schemas import CreatePool, CreateProvision, SetOndemand
 from modules.entitlements.services import orgs, pools, provisions
-from platform_core.http_auth import requires
-from platform_core.idempotency import idempotent
-from platform_core.pagination import Page, check_limit
-from platform_core.uow import UnitOfWork
+from platform_core.http.auth import requires
+from platform_core.http.idempotency import idempotent
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 Cursor = Annotated[str | None, QueryParameter(max_length=500)]
 

@@ -17,14 +17,14 @@ from modules.entitlements.routes.common import declares
 from modules.entitlements.schemas import CheckBatch, CheckBatchResult, UsageBatch
 from modules.entitlements.services import check as checks
 from modules.entitlements.services import ingest, orgs, trail
-from platform_core.auth import Principal
-from platform_core.errors import InvalidRequest, NotFound
-from platform_core.hot_routes import hot_get
-from platform_core.http import runtime_of
-from platform_core.http_auth import requires
-from platform_core.idempotency import idempotent
-from platform_core.pagination import Page, check_limit
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import InvalidRequest, NotFound
+from platform_core.core.principal import Principal
+from platform_core.http.app import runtime_of
+from platform_core.http.auth import requires
+from platform_core.http.hot_routes import hot_get
+from platform_core.http.idempotency import idempotent
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 Cursor = Annotated[str | None, QueryParameter(max_length=500)]
 KEY_MAX_LENGTH = 100

@@ -18,10 +18,10 @@ from modules.entitlements.contracts import (
     RuleSpec,
 )
 from modules.entitlements.models import EntitlementSet, EntitlementSetRule, ResourceKey
-from platform_core.errors import Conflict, NotFound, Unprocessable
-from platform_core.events import Subject
-from platform_core.pagination import Page, keyset, page_of
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import Conflict, NotFound, Unprocessable
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 NUMERIC_RULES = ("limit", "quota", "credit")
 MAX_AMOUNT = Decimal("1e15")

@@ -20,11 +20,11 @@ from modules.entitlements.services import aggregation, schedule
 from modules.entitlements.services.aggregation import ZERO, UsageState
 from modules.entitlements.services.driver import connection, translated_errors
 from modules.entitlements.services.periods import Cycle, period_of
-from platform_core.clock import utcnow
-from platform_core.db import driver_of
-from platform_core.events import Event
-from platform_core.hot_cache import HotCache, HotCaches
-from platform_core.uow import UnitOfWork
+from platform_core.cache.hot_cache import HotCache, HotCaches
+from platform_core.core.clock import utcnow
+from platform_core.messaging.events import Event
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.db import driver_of
 
 _COLUMNS = """
        pa.org_id, pa.pool_id, rk.id AS rk_id, rk.kind AS rk_kind,

@@ -11,9 +11,9 @@ from typing import Any
 import asyncpg
 from sqlalchemy import text
 
-from platform_core.db import driver_of
-from platform_core.errors import Conflict
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import Conflict
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.db import driver_of
 
 
 async def connection(uow: UnitOfWork, *, transactional: bool) -> Any:

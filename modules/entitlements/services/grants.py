@@ -13,11 +13,11 @@ from modules.entitlements.contracts import GRANT_CREATED, GRANT_REVOKED, GrantDT
 from modules.entitlements.models import EntitlementSet, Grant, PoolProvision
 from modules.entitlements.services import provisions
 from modules.entitlements.services.pools import get_pool_row
-from platform_core.clock import utcnow
-from platform_core.errors import Conflict, NotFound, Unprocessable
-from platform_core.events import Subject
-from platform_core.pagination import Page, keyset, page_of
-from platform_core.uow import UnitOfWork
+from platform_core.core.clock import utcnow
+from platform_core.core.errors import Conflict, NotFound, Unprocessable
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 
 def _dto(g: Grant, es: EntitlementSet, provision_id: uuid.UUID | None) -> GrantDTO:

@@ -38,10 +38,10 @@ from modules.entitlements.services.aggregation import ZERO, UsageState
 from modules.entitlements.services.check import invalidate_pools
 from modules.entitlements.services.driver import connection, translated_errors
 from modules.entitlements.services.periods import Cycle, Period, period_of
-from platform_core.clock import utcnow
-from platform_core.events import Subject
-from platform_core.ids import uuid7
-from platform_core.uow import UnitOfWork
+from platform_core.core.clock import utcnow
+from platform_core.core.ids import uuid7
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
 
 MAX_BATCH = 1000
 MAX_QUANTITY = Decimal("1e15")

@@ -31,10 +31,10 @@ from modules.entitlements.models import (
 from modules.entitlements.services import schedule
 from modules.entitlements.services.check import invalidate_pools
 from modules.entitlements.services.schedule import Window
-from platform_core.clock import utcnow
-from platform_core.errors import Conflict, NotFound
-from platform_core.events import Subject
-from platform_core.uow import UnitOfWork
+from platform_core.core.clock import utcnow
+from platform_core.core.errors import Conflict, NotFound
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
 
 
 @dataclass

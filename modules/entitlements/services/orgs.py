@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 from modules.organization import api as org_api
-from platform_core.auth import Principal
-from platform_core.errors import Forbidden, NotFound, Unauthenticated
-from platform_core.hot_cache import HotCaches
-from platform_core.http_auth import scope_allows
-from platform_core.uow import UnitOfWork
+from platform_core.cache.hot_cache import HotCaches
+from platform_core.core.errors import Forbidden, NotFound, Unauthenticated
+from platform_core.core.principal import Principal
+from platform_core.http.auth import scope_allows
+from platform_core.messaging.uow import UnitOfWork
 
 
 async def ensure_org(uow: UnitOfWork, org_id: uuid.UUID) -> None:

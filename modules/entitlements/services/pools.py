@@ -28,10 +28,10 @@ from modules.entitlements.models import (
     ResourcePool,
 )
 from modules.entitlements.services import orgs, schedule
-from platform_core.errors import Conflict, NotFound, Unprocessable
-from platform_core.events import Subject
-from platform_core.pagination import Page, keyset, page_of
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import Conflict, NotFound, Unprocessable
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 
 def pool_dto(pool: ResourcePool) -> PoolDTO:

@@ -19,10 +19,10 @@ from modules.entitlements.contracts import (
 )
 from modules.entitlements.models import EntitlementSet, EntitlementSetRule, PoolProvision
 from modules.entitlements.services.materialize import lock_pool, materialize_pool
-from platform_core.clock import utcnow
-from platform_core.errors import Conflict, NotFound, Unprocessable
-from platform_core.events import Subject
-from platform_core.uow import UnitOfWork
+from platform_core.core.clock import utcnow
+from platform_core.core.errors import Conflict, NotFound, Unprocessable
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
 
 MAX_QUANTITY = Decimal("1e9")
 _UNSET = datetime.min

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from modules.entitlements.contracts import UsageEventDTO
 from modules.entitlements.models import UsageEvent
-from platform_core.pagination import Page, keyset, page_of
-from platform_core.uow import UnitOfWork
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 
 class TrailFilter(msgspec.Struct, frozen=True, kw_only=True):

@@ -12,8 +12,8 @@ from modules.identity.contracts import IssuedToken, PersonDTO
 from modules.identity.guards import caller, the_person
 from modules.identity.schemas import CreateToken, TokenInfo
 from modules.identity.services import persons, tokens
-from platform_core.pagination import Page, check_limit
-from platform_core.uow import UnitOfWork
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 
 # The caller comes from the unit of work, not from a second `principal` dependency: Litestar

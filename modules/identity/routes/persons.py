@@ -20,8 +20,8 @@ from modules.identity.schemas import (
     UpdatePerson,
 )
 from modules.identity.services import holds, merges, persons
-from platform_core.idempotency import idempotent
-from platform_core.uow import UnitOfWork
+from platform_core.http.idempotency import idempotent
+from platform_core.messaging.uow import UnitOfWork
 
 
 class PersonController(Controller):

@@ -9,8 +9,8 @@ from litestar.params import JSONBody
 from modules.identity.guards import operator
 from modules.identity.schemas import MAX_SYNC_BATCH, KeycloakUser, SyncResult
 from modules.identity.services import users
-from platform_core.errors import InvalidRequest
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import InvalidRequest
+from platform_core.messaging.uow import UnitOfWork
 
 
 class SyncController(Controller):

@@ -11,10 +11,10 @@ from modules.identity.contracts import RETENTION_HOLD_PLACED, RETENTION_HOLD_REL
 from modules.identity.models import RetentionHold
 from modules.identity.schemas import PlaceRetentionHold, RetentionHoldDTO
 from modules.identity.services.persons import actor_ref, load_person
-from platform_core.clock import utcnow
-from platform_core.errors import Conflict, NotFound
-from platform_core.events import Subject
-from platform_core.uow import UnitOfWork
+from platform_core.core.clock import utcnow
+from platform_core.core.errors import Conflict, NotFound
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
 
 
 def to_dto(hold: RetentionHold) -> RetentionHoldDTO:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from platform_core.db import driver_of
+from platform_core.persistence.db import driver_of
 
 
 async def fetch_row(session: AsyncSession, sql: str, *args: Any) -> Any:

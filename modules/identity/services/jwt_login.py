@@ -6,10 +6,10 @@ import logging
 from datetime import UTC, datetime
 
 from modules.identity.services.users import login, profile_from_claims
-from platform_core.auth import CredentialContext, Principal, SessionSource
-from platform_core.events import EventBus
-from platform_core.oidc import InvalidToken, verifier_for
-from platform_core.uow import RequestContext, UnitOfWork
+from platform_core.auth.credentials import CredentialContext, SessionSource
+from platform_core.auth.oidc import InvalidToken, verifier_for
+from platform_core.core.principal import Principal
+from platform_core.messaging.uow import EventBus, RequestContext, UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from modules.identity.contracts import PERSON_MERGED, PersonMerged
 from modules.identity.models import Person, PersonalAccessToken, PersonMerge, User
 from modules.identity.schemas import PersonMergeDTO
 from modules.identity.services.persons import actor_ref
-from platform_core.errors import Conflict, NotFound, Unprocessable
-from platform_core.events import Subject
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import Conflict, NotFound, Unprocessable
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
 
 
 async def merge_person(

@@ -16,11 +16,11 @@ from modules.identity.contracts import (
 )
 from modules.identity.models import Person, PersonalAccessToken, RetentionHold, User
 from modules.identity.schemas import UpdatePerson
-from platform_core.clock import utcnow
-from platform_core.errors import Conflict, NotFound
-from platform_core.events import Subject
-from platform_core.patching import apply_patch
-from platform_core.uow import UnitOfWork
+from platform_core.core.clock import utcnow
+from platform_core.core.errors import Conflict, NotFound
+from platform_core.core.patching import apply_patch
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
 
 ERASED_PERSON_NAME = "Erased person"
 ERASED_USER_NAME = "Erased user"

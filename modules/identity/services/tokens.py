@@ -1,7 +1,7 @@
 """Personal access tokens: issue, list, revoke, and resolve a bearer token into a Principal.
 
 A token is looked up by its peppered HMAC, in the process's hot cache first (see
-`platform_core.hot_cache`): a revocation commits a cache invalidation with it, so it is effective
+`platform_core.cache.hot_cache`): a revocation commits a cache invalidation with it, so it is effective
 on the very next request in every process. `last_used_at` is written at most once a minute per
 token and process, not on every request."""
 
@@ -17,23 +17,22 @@ from modules.identity.contracts import PERSON_MERGED, TOKEN_CREATED, TOKEN_REVOK
 from modules.identity.models import PersonalAccessToken
 from modules.identity.schemas import TokenInfo
 from modules.identity.services.hot_reads import fetch_row
-from platform_core.auth import (
-    PLATFORM_ADMIN_SCOPE,
+from platform_core.auth.credentials import (
     CredentialContext,
-    Principal,
     SessionSource,
     display_prefix,
     hash_secret,
     new_secret,
     secret_is_well_formed,
 )
-from platform_core.clock import utcnow
-from platform_core.errors import Forbidden, NotFound, Unprocessable
-from platform_core.events import Event, Subject
-from platform_core.hot_cache import HotCache, HotCaches
-from platform_core.http_auth import scope_allows
-from platform_core.pagination import Page, keyset, page_of
-from platform_core.uow import UnitOfWork
+from platform_core.cache.hot_cache import HotCache, HotCaches
+from platform_core.core.clock import utcnow
+from platform_core.core.errors import Forbidden, NotFound, Unprocessable
+from platform_core.core.principal import PLATFORM_ADMIN_SCOPE, Principal
+from platform_core.http.auth import scope_allows
+from platform_core.messaging.events import Event, Subject
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 PAT_PREFIX = "keel_pat"
 TOUCH_INTERVAL = timedelta(minutes=1)

@@ -29,10 +29,10 @@ from modules.identity.models import Person, User
 from modules.identity.schemas import KeycloakUser, SyncResult
 from modules.identity.services.hot_reads import fetch_row
 from modules.identity.services.persons import normalise_email, person_subject
-from platform_core.auth import Principal
-from platform_core.clock import utcnow
-from platform_core.events import Subject
-from platform_core.uow import UnitOfWork
+from platform_core.core.clock import utcnow
+from platform_core.core.principal import Principal
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
 
 MAX_NAME = 200
 MAX_EMAIL = 320

@@ -11,11 +11,11 @@ from modules.integration.contracts import DELIVERY_RETRIED, DeliveryDTO, Deliver
 from modules.integration.models import IntegrationOutbox
 from modules.integration.services.endpoints import get_endpoint_row
 from modules.integration.services.fanout import RELAY_NAME
-from platform_core.clock import utcnow
-from platform_core.errors import Conflict, NotFound
-from platform_core.events import Subject
-from platform_core.pagination import Page, keyset, page_of
-from platform_core.uow import UnitOfWork
+from platform_core.core.clock import utcnow
+from platform_core.core.errors import Conflict, NotFound
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 LOG_RETENTION = timedelta(days=30)
 PURGE_BATCH = 5000

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from standardwebhooks.webhooks import Webhook
 
 from modules.integration.services.urls import points_inside
-from platform_core.config import get_settings
-from platform_core.db import driver_of
-from platform_core.outbox import OutboxRow, RowFailures
+from platform_core.core.config import get_settings
+from platform_core.messaging.outbox import OutboxRow, RowFailures
+from platform_core.persistence.db import driver_of
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 CONCURRENCY = 16

@@ -10,8 +10,8 @@ import msgspec
 from sqlalchemy import select
 
 from modules.integration.models import WebhookEndpoint
-from platform_core.hot_cache import HotCache, caches_of
-from platform_core.uow import UnitOfWork
+from platform_core.cache.hot_cache import HotCache, caches_of
+from platform_core.messaging.uow import UnitOfWork
 
 ENDPOINTS_CACHE = "integration.endpoints"
 ENDPOINTS_TTL_SECONDS = 60.0

@@ -23,12 +23,12 @@ from modules.integration.schemas import UpdateEndpoint
 from modules.integration.services.endpoint_cache import invalidate_endpoints
 from modules.integration.services.urls import checked_url
 from modules.organization import api as org_api
-from platform_core.clock import utcnow
-from platform_core.errors import Conflict, NotFound
-from platform_core.events import Subject
-from platform_core.pagination import Page, keyset, page_of
-from platform_core.patching import apply_patch
-from platform_core.uow import UnitOfWork
+from platform_core.core.clock import utcnow
+from platform_core.core.errors import Conflict, NotFound
+from platform_core.core.patching import apply_patch
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 MAX_ENDPOINTS_PER_ORG = 16
 ROTATION_GRACE = timedelta(hours=24)  # a rotated-out secret keeps signing this long

@@ -13,9 +13,9 @@ from sqlalchemy.dialects.postgresql import insert
 from modules.integration.contracts import WebhookPayload
 from modules.integration.models import IntegrationOutbox
 from modules.integration.services.endpoint_cache import enabled_targets
-from platform_core.events import Event
-from platform_core.ids import uuid7
-from platform_core.uow import UnitOfWork
+from platform_core.core.ids import uuid7
+from platform_core.messaging.events import Event
+from platform_core.messaging.uow import UnitOfWork
 
 RELAY_NAME = "integration"
 OUTBOX = cast(Table, IntegrationOutbox.__table__)

@@ -1,5 +1,5 @@
 """Inbound webhooks: store each verified provider event once, then hand it to the modules that
-subscribed to `integration.inbound.<provider>.<type>` (`platform_core.events.inbound_webhook_type`).
+subscribed to `integration.inbound.<provider>.<type>` (`platform_core.messaging.events.inbound_webhook_type`).
 
 Receipt only stores and answers (providers want a fast 2xx). Processing takes one event per
 unit of work, locked with SKIP LOCKED so concurrent processors never take the same one, and
@@ -21,10 +21,10 @@ from sqlalchemy.dialects.postgresql import insert
 
 from modules.integration.models import WebhookEvent
 from modules.integration.services.inbound_verify import VerifiedEvent
-from platform_core.events import Event, Subject, inbound_webhook_type
-from platform_core.outbox import RelayTuning, backoff_seconds
-from platform_core.scheduler import in_batches
-from platform_core.uow import UnitOfWork, UnitOfWorkFactory
+from platform_core.messaging.events import Event, Subject, inbound_webhook_type
+from platform_core.messaging.outbox import RelayTuning, backoff_seconds
+from platform_core.messaging.scheduler import in_batches
+from platform_core.messaging.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any
 import msgspec
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from platform_core.config import Settings
-from platform_core.errors import InvalidRequest, NotFound
+from platform_core.core.config import Settings
+from platform_core.core.errors import InvalidRequest, NotFound
 
 TOLERANCE_SECONDS = 300
 

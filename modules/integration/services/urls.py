@@ -6,8 +6,8 @@ import asyncio
 import ipaddress
 from urllib.parse import urlsplit
 
-from platform_core.config import Settings
-from platform_core.errors import Unprocessable
+from platform_core.core.config import Settings
+from platform_core.core.errors import Unprocessable
 
 
 def _refuse(reason: str) -> Unprocessable:

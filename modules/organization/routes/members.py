@@ -13,9 +13,9 @@ from modules.organization import permissions as perms
 from modules.organization.contracts import MemberDTO, MemberStatus
 from modules.organization.routes.params import Cursor, Limit
 from modules.organization.services import members, persons
-from platform_core.http_auth import requires
-from platform_core.pagination import Page, check_limit
-from platform_core.uow import UnitOfWork
+from platform_core.http.auth import requires
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 
 class MemberController(Controller):

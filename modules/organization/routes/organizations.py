@@ -14,11 +14,11 @@ from modules.organization.contracts import OrganizationDTO
 from modules.organization.routes.params import Cursor, Limit
 from modules.organization.schemas import CreateOrganization, SetStatus, UpdateOrganization
 from modules.organization.services import authz, organizations
-from platform_core.auth import Principal
-from platform_core.http_auth import requires
-from platform_core.idempotency import idempotent
-from platform_core.pagination import Page, check_limit
-from platform_core.uow import UnitOfWork
+from platform_core.core.principal import Principal
+from platform_core.http.auth import requires
+from platform_core.http.idempotency import idempotent
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 
 class OrganizationController(Controller):

@@ -14,10 +14,10 @@ from modules.organization.contracts import IssuedServiceAccountKey, ServiceAccou
 from modules.organization.routes.params import Cursor, Limit
 from modules.organization.schemas import CreateKey, CreateServiceAccount, UpdateServiceAccount
 from modules.organization.services import keys, service_accounts
-from platform_core.http_auth import requires
-from platform_core.idempotency import idempotent
-from platform_core.pagination import Page, check_limit
-from platform_core.uow import UnitOfWork
+from platform_core.http.auth import requires
+from platform_core.http.idempotency import idempotent
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 
 class ServiceAccountController(Controller):

@@ -22,10 +22,10 @@ from modules.organization.services.common import ensure_writable, get_in_org, lo
 from modules.organization.services.owners import ensure_other_owner
 from modules.organization.services.paging import by_id
 from modules.organization.services.roles import assignable_role, ensure_covers, system_role
-from platform_core.errors import Conflict, Unprocessable
-from platform_core.events import Subject
-from platform_core.pagination import Page, page_of
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import Conflict, Unprocessable
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, page_of
 
 
 def to_dto(assignment: RoleAssignment, role_key: str) -> RoleAssignmentDTO:

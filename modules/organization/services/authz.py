@@ -17,11 +17,11 @@ from modules.organization.contracts import AuthzDecision
 from modules.organization.models import (
     ServiceAccount,
 )
-from platform_core.auth import Principal
-from platform_core.errors import Conflict
-from platform_core.events import Event
-from platform_core.hot_cache import HotCache, HotCaches, caches_of
-from platform_core.uow import UnitOfWork
+from platform_core.cache.hot_cache import HotCache, HotCaches, caches_of
+from platform_core.core.errors import Conflict
+from platform_core.core.principal import Principal
+from platform_core.messaging.events import Event
+from platform_core.messaging.uow import UnitOfWork
 
 # Hand-written SQL on the authorization hot path: building these statements with the ORM's
 # expression language cost more CPU per request than executing them.

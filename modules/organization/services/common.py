@@ -8,8 +8,8 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import select
 
 from modules.organization.models import Organization
-from platform_core.errors import Conflict, Forbidden, NotFound
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import Conflict, Forbidden, NotFound
+from platform_core.messaging.uow import UnitOfWork
 
 WRITABLE_STATUSES = ("trial", "active")
 

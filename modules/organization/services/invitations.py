@@ -33,12 +33,12 @@ from modules.organization.services.common import (
 )
 from modules.organization.services.paging import by_id
 from modules.organization.services.roles import assignable_role, ensure_covers
-from platform_core.auth import hash_secret, new_secret, secret_is_well_formed
-from platform_core.clock import utcnow
-from platform_core.errors import Conflict, Forbidden, NotFound
-from platform_core.events import Subject
-from platform_core.pagination import Page, page_of
-from platform_core.uow import UnitOfWork
+from platform_core.auth.credentials import hash_secret, new_secret, secret_is_well_formed
+from platform_core.core.clock import utcnow
+from platform_core.core.errors import Conflict, Forbidden, NotFound
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, page_of
 
 INVITATION_PREFIX = "keel_inv"
 DEFAULT_TTL = timedelta(days=7)

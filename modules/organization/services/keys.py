@@ -21,21 +21,21 @@ from modules.organization.models import ServiceAccount, ServiceAccountKey
 from modules.organization.services.common import ensure_writable, lock_org
 from modules.organization.services.paging import by_id
 from modules.organization.services.service_accounts import get_account
-from platform_core.auth import (
+from platform_core.auth.credentials import (
     CredentialContext,
-    Principal,
     SessionSource,
     display_prefix,
     hash_secret,
     new_secret,
     secret_is_well_formed,
 )
-from platform_core.clock import utcnow
-from platform_core.errors import Forbidden, NotFound, Unprocessable
-from platform_core.events import Event, Subject
-from platform_core.hot_cache import HotCache, HotCaches
-from platform_core.pagination import Page, page_of
-from platform_core.uow import UnitOfWork
+from platform_core.cache.hot_cache import HotCache, HotCaches
+from platform_core.core.clock import utcnow
+from platform_core.core.errors import Forbidden, NotFound, Unprocessable
+from platform_core.core.principal import Principal
+from platform_core.messaging.events import Event, Subject
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, page_of
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

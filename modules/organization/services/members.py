@@ -21,10 +21,10 @@ from modules.organization.services.common import ensure_writable, lock_org
 from modules.organization.services.owners import ensure_other_owner
 from modules.organization.services.paging import by_id
 from modules.organization.services.roles import ensure_covers
-from platform_core.errors import Conflict, NotFound
-from platform_core.events import Subject
-from platform_core.pagination import Page, page_of
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import Conflict, NotFound
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, page_of
 
 
 def _subject(member: OrgMember) -> Subject:

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from modules.identity.contracts import PersonMerged
 from modules.organization.contracts import MEMBERSHIPS_REPOINTED
 from modules.organization.models import OrgMember, RoleAssignment
-from platform_core.events import Event, Subject
-from platform_core.uow import UnitOfWork
+from platform_core.messaging.events import Event, Subject
+from platform_core.messaging.uow import UnitOfWork
 
 # when both persons belong to an organization, the stronger membership status wins
 _RANK = {"active": 2, "suspended": 1, "removed": 0}

@@ -24,11 +24,11 @@ from modules.organization.services.authz import is_operator
 from modules.organization.services.common import ensure_writable, get_org, lock_org
 from modules.organization.services.paging import by_id
 from modules.organization.services.roles import system_role
-from platform_core.clock import utcnow
-from platform_core.errors import Conflict, Forbidden
-from platform_core.events import Subject
-from platform_core.pagination import Page, page_of
-from platform_core.uow import UnitOfWork
+from platform_core.core.clock import utcnow
+from platform_core.core.errors import Conflict, Forbidden
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, page_of
 
 TRIAL_DAYS = 30
 

@@ -13,8 +13,8 @@ from sqlalchemy import Select, and_, func, select
 
 from modules.organization.contracts import SYSTEM_ROLE_OWNER
 from modules.organization.models import OrgMember, Role, RoleAssignment
-from platform_core.errors import Conflict
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import Conflict
+from platform_core.messaging.uow import UnitOfWork
 
 
 def _owners(org_id: uuid.UUID) -> Select[Any]:

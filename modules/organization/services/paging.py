@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from platform_core.pagination import keyset
+from platform_core.persistence.pagination import keyset
 
 
 def by_id(stmt: Any, id_column: InstrumentedAttribute[Any], *, cursor: str | None, limit: int) -> Select[Any]:

@@ -10,8 +10,8 @@ from modules.identity import api as identity_api
 from modules.identity.contracts import PersonDTO
 from modules.organization.models import OrgMember
 from modules.organization.services.paging import by_id
-from platform_core.pagination import Page, page_of
-from platform_core.uow import UnitOfWork
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, page_of
 
 
 async def list_org_persons(

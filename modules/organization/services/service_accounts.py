@@ -15,11 +15,11 @@ from modules.organization.contracts import (
 from modules.organization.models import RoleAssignment, ServiceAccount
 from modules.organization.services.common import ensure_writable, get_in_org, lock_org
 from modules.organization.services.paging import by_id
-from platform_core.clock import utcnow
-from platform_core.errors import Conflict
-from platform_core.events import Subject
-from platform_core.pagination import Page, page_of
-from platform_core.uow import UnitOfWork
+from platform_core.core.clock import utcnow
+from platform_core.core.errors import Conflict
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, page_of
 
 
 def to_dto(sa: ServiceAccount) -> ServiceAccountDTO:

@@ -16,10 +16,10 @@ from modules.organization.contracts import (
 from modules.organization.models import RoleAssignment, Workspace
 from modules.organization.services.common import ensure_writable, get_in_org, lock_org
 from modules.organization.services.paging import by_id
-from platform_core.errors import Conflict
-from platform_core.events import Subject
-from platform_core.pagination import Page, page_of
-from platform_core.uow import UnitOfWork
+from platform_core.core.errors import Conflict
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, page_of
 
 
 def to_dto(ws: Workspace) -> WorkspaceDTO:

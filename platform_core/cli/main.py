@@ -12,12 +12,12 @@ from types import FrameType
 import click
 import uvicorn
 
-from platform_core import migrate as migrations
-from platform_core.cli_support import CliState, prepared_services
-from platform_core.config import Settings, get_settings
-from platform_core.embedded import services_for
-from platform_core.module import ModuleSpec
-from platform_core.runtime import Runtime
+from platform_core.cli.support import CliState, prepared_services
+from platform_core.core.config import Settings, get_settings
+from platform_core.embedded.servers import services_for
+from platform_core.persistence.migrate import Migrations
+from platform_core.runtime.module import ModuleSpec
+from platform_core.runtime.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ def _ignore_stop_signals() -> None:
 def build_cli(
     modules: Sequence[ModuleSpec],
     build_runtime: Callable[[Settings], Runtime],
+    migrations: Migrations,
     extra_commands: Sequence[click.Command] = (),
 ) -> click.Group:
     @click.group(help="Keel — the cooperative's backend.")
@@ -72,7 +73,7 @@ def build_cli(
     def cli(ctx: click.Context) -> None:
         _configure_logging(get_settings().log_level)
         _interrupt_on_stop_signals()
-        ctx.obj = CliState(build_runtime=build_runtime)
+        ctx.obj = CliState(build_runtime=build_runtime, migrations=migrations)
 
     @cli.command()
     @click.option("--host", default="127.0.0.1", show_default=True)
@@ -83,8 +84,8 @@ def build_cli(
     )
     def serve(host: str, port: int, worker_threads: int, migrate: bool) -> None:
         """Run the API and an in-process worker (embedded PostgreSQL/Redis when no URL is set)."""
-        from platform_core.http import create_app
-        from platform_core.worker import start_worker
+        from platform_core.http.app import create_app
+        from platform_core.runtime.worker import start_worker
 
         with services_for(get_settings()) as settings:
             assert settings.database_url
@@ -118,12 +119,12 @@ def build_cli(
     @click.option("--threads", default=4, show_default=True, type=int)
     def worker(threads: int) -> None:
         """Run a Dramatiq worker draining every outbox (production: one or more processes)."""
-        from platform_core.worker import start_worker
+        from platform_core.runtime.worker import start_worker
 
         stop = threading.Event()
         for sig in STOP_SIGNALS:
             signal.signal(sig, lambda *_: stop.set())
-        with prepared_services() as settings:
+        with prepared_services(migrations) as settings:
             running = start_worker(build_runtime(settings), threads=threads)
             click.echo("Keel worker running; Ctrl-C or SIGTERM to stop", err=True)
             try:
@@ -133,7 +134,7 @@ def build_cli(
                 running.stop()
         click.echo("Keel worker stopped", err=True)
 
-    from platform_core.cli_jobs import COMMANDS as JOB_COMMANDS
+    from platform_core.cli.jobs import COMMANDS as JOB_COMMANDS
 
     for job_command in (*JOB_COMMANDS, *extra_commands):
         cli.add_command(job_command)

@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from platform_core.db import driver_of
+from platform_core.persistence.db import driver_of
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import httpx
 import jwt
 import msgspec
 
-from platform_core.config import Settings
+from platform_core.core.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -10,25 +10,23 @@ from dramatiq.brokers.redis import RedisBroker
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from platform_core.auth import Authorizer, CredentialResolver
-from platform_core.broker import (
+from platform_core.auth.credentials import Authorizer, CredentialResolver
+from platform_core.auth.rate_limit import RateLimiter
+from platform_core.cache.hot_cache import SESSION_INFO_KEY, HotCaches
+from platform_core.core.config import Settings
+from platform_core.messaging.broker import (
     EngineProvider,
     create_broker,
     declare_drain_actors,
     declare_job_tick_actor,
     nudge,
 )
-from platform_core.config import Settings
-from platform_core.db import asyncpg_dsn, create_engine, create_sessionmaker
-from platform_core.events import EventBus
-from platform_core.fast_lane import FastHandler
-from platform_core.hot_cache import SESSION_INFO_KEY, HotCaches
-from platform_core.idempotency import PURGE_EXPIRED_KEYS
-from platform_core.module import ModuleSpec
-from platform_core.outbox import OutboxRelaySpec, RelayTuning
-from platform_core.rate_limit import RateLimiter
-from platform_core.scheduler import ScheduledJob, Scheduler
-from platform_core.uow import UnitOfWorkFactory
+from platform_core.messaging.idempotency_keys import PURGE_EXPIRED_KEYS
+from platform_core.messaging.outbox import OutboxRelaySpec, RelayTuning
+from platform_core.messaging.scheduler import ScheduledJob, Scheduler
+from platform_core.messaging.uow import EventBus, UnitOfWorkFactory
+from platform_core.persistence.db import asyncpg_dsn, create_engine, create_sessionmaker
+from platform_core.runtime.module import FastHandler, ModuleSpec
 
 
 def relay_tuning(settings: Settings) -> RelayTuning:

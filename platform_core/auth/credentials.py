@@ -15,34 +15,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
-from platform_core.config import Settings
-from platform_core.events import Actor, EventBus
-from platform_core.hot_cache import HotCaches
+from platform_core.cache.hot_cache import HotCaches
+from platform_core.core.config import Settings
+from platform_core.core.principal import Principal
+from platform_core.messaging.uow import EventBus
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
-
-PLATFORM_ADMIN_SCOPE = "platform:admin"
-
-
-class Principal(msgspec.Struct, frozen=True, kw_only=True):
-    """The authenticated caller of one request."""
-
-    type: str  # "person" | "service_account" | "system"
-    id: uuid.UUID
-    name: str | None = None
-    org_id: uuid.UUID | None = None  # set for service accounts, which belong to one org
-    scopes: frozenset[str] = frozenset()
-    credential_id: uuid.UUID | None = None
-    source_ip: str | None = None
-    rate_limit_per_min: int | None = None  # the credential's request budget, counted per minute
-
-    @property
-    def is_platform_admin(self) -> bool:
-        return PLATFORM_ADMIN_SCOPE in self.scopes
-
-    def as_actor(self) -> Actor:
-        return Actor(type=self.type, id=str(self.id), name=self.name)
 
 
 class CredentialContext(msgspec.Struct, frozen=True, kw_only=True):

@@ -32,7 +32,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from platform_core.config import Settings
+from platform_core.core.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from datetime import datetime
 
 import click
 
-from platform_core.cli_support import with_runtime
-from platform_core.runtime import Runtime
-from platform_core.scheduler import JobOutcome, JobStatus, UnknownJob
+from platform_core.cli.support import with_runtime
+from platform_core.messaging.scheduler import JobOutcome, JobStatus, UnknownJob
+from platform_core.runtime.runtime import Runtime
 
 
 @click.group("jobs", help="Scheduled housekeeping jobs (workers run them on their timetable).")

@@ -18,13 +18,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 from sqlalchemy import text
 
-from platform_core.auth import Principal
-from platform_core.errors import EXCEPTION_HANDLERS, problem_response
-from platform_core.fast_lane import FastLane
-from platform_core.http_auth import BearerAuthMiddleware, adopt_request_session
-from platform_core.http_metrics import RequestMetricsMiddleware
-from platform_core.runtime import Runtime
-from platform_core.uow import RequestContext, UnitOfWork
+from platform_core.core.errors import EXCEPTION_HANDLERS, problem_response
+from platform_core.core.principal import Principal
+from platform_core.http.auth import BearerAuthMiddleware, adopt_request_session
+from platform_core.http.fast_lane import FastLane
+from platform_core.http.metrics import RequestMetricsMiddleware
+from platform_core.messaging.uow import RequestContext, UnitOfWork
+from platform_core.runtime.runtime import Runtime
 
 ALWAYS_PUBLIC = ("/health", "/ready", "/metrics", "/schema")
 
@@ -126,7 +126,7 @@ def create_app(runtime: Runtime, *, debug: bool = False) -> Litestar:
         debug=debug,
     )
     app = Litestar.from_config(config)
-    if registry.fast_routes:  # in front of routing: see platform_core.fast_lane
+    if registry.fast_routes:  # in front of routing: see platform_core.http.fast_lane
         app.asgi_handler = FastLane(
             app.asgi_handler, runtime, registry.fast_routes, registry.resolvers, app_name="keel"
         )

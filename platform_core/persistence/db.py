@@ -37,7 +37,7 @@ class Base(DeclarativeBase):
 
 class Timestamped:
     """created_at / updated_at columns; `updated_at` is maintained by a database trigger
-    (see `platform_core.migration_helpers.add_updated_at_trigger`)."""
+    (see `platform_core.persistence.migration_helpers.add_updated_at_trigger`)."""
 
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -1,6 +1,6 @@
 """Scheduled jobs: housekeeping that modules declare and workers run on a timetable.
 
-Every worker ticks (see `platform_core.broker.Ticker`); a tick claims the due jobs with one
+Every worker ticks (see `platform_core.messaging.broker.Ticker`); a tick claims the due jobs with one
 `UPDATE … RETURNING` on `platform.scheduled_jobs` that moves each claimed job's next run
 forward and marks it running. However many workers tick, a due run is claimed once. A run
 whose worker died is claimed again once its lease has passed, so a job must be safe to run
@@ -28,8 +28,8 @@ from sqlalchemy import (
     text,
 )
 
-from platform_core.db import METADATA
-from platform_core.uow import UnitOfWork, UnitOfWorkFactory
+from platform_core.messaging.uow import UnitOfWork, UnitOfWorkFactory
+from platform_core.persistence.db import METADATA
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import msgspec
 from sqlalchemy import BigInteger, Integer, Select, SmallInteger, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
-from platform_core.errors import InvalidRequest
+from platform_core.core.errors import InvalidRequest
 
 T = TypeVar("T")
 

@@ -16,21 +16,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from platform_core.auth import CredentialContext, CredentialResolver, Principal
-from platform_core.http_metrics import observe
+from platform_core.auth.credentials import CredentialContext, CredentialResolver
+from platform_core.http.metrics import observe
+from platform_core.runtime.module import FastHandler, FastRequest
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from platform_core.runtime import Runtime
+    from platform_core.runtime.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +38,6 @@ log = logging.getLogger(__name__)
 class NeedsFullStack(Exception):
     """The request cannot be answered from the caches: let the full application handle it."""
 
-
-@dataclass(frozen=True)
-class FastRequest:
-    runtime: Runtime
-    principal: Principal
-    query: Mapping[str, str]
-
-
-FastHandler = Callable[[FastRequest], Awaitable[bytes | None]]
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
@@ -134,4 +125,4 @@ class FastLane:
         principal = await resolver(_no_session, token, context)
         if principal is None or principal.rate_limit_per_min is not None:
             return None
-        return await handler(FastRequest(self.runtime, principal, query))
+        return await handler(FastRequest(self.runtime.caches, principal, query))

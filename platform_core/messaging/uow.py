@@ -1,11 +1,14 @@
 """The unit of work: one request or one job = one transaction. Cross-module calls share it;
-published events reach their subscribers inside it; after-commit hooks run once it is durable."""
+published events reach their subscribers inside it, through the `EventBus` (declared here, since
+subscribers receive the unit of work); after-commit hooks run once it is durable."""
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -13,10 +16,10 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from platform_core.auth import Principal
-from platform_core.config import Settings
-from platform_core.events import SYSTEM_ACTOR, Actor, Event, EventBus, Subject
-from platform_core.hot_cache import CHANNEL, HotCaches, notify_payloads
+from platform_core.cache.hot_cache import CHANNEL, HotCaches, notify_payloads
+from platform_core.core.config import Settings
+from platform_core.core.principal import Actor, Principal
+from platform_core.messaging.events import SYSTEM_ACTOR, Event, Subject
 
 log = logging.getLogger(__name__)
 
@@ -200,3 +203,37 @@ class UnitOfWorkScope:
                 await self._uow.rollback()
         finally:
             await self._uow.session.close()
+
+
+Subscriber = Callable[["UnitOfWork", Event], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """`pattern` is an event type or a glob (`*`, `billing.invoice.*`)."""
+
+    pattern: str
+    handler: Subscriber
+
+
+class EventBus:
+    """Routes each published event to every matching subscriber, in declaration order."""
+
+    def __init__(self, subscriptions: Sequence[Subscription] = ()) -> None:
+        self._subscriptions = list(subscriptions)
+        self._cache: dict[str, list[Subscriber]] = {}
+
+    def subscribe(self, subscription: Subscription) -> None:
+        self._subscriptions.append(subscription)
+        self._cache.clear()
+
+    def handlers_for(self, event_type: str) -> list[Subscriber]:
+        handlers = self._cache.get(event_type)
+        if handlers is None:
+            handlers = [s.handler for s in self._subscriptions if fnmatch.fnmatchcase(event_type, s.pattern)]
+            self._cache[event_type] = handlers
+        return handlers
+
+    async def dispatch(self, uow: UnitOfWork, event: Event) -> None:
+        for handler in self.handlers_for(event.type):
+            await handler(uow, event)

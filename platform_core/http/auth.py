@@ -13,9 +13,10 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.types import ASGIApp, Guard, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from platform_core.auth import CredentialContext, Principal
-from platform_core.errors import Forbidden, NotFound, ProblemError, TooManyRequests, Unauthenticated
-from platform_core.runtime import Registry, Runtime
+from platform_core.auth.credentials import CredentialContext
+from platform_core.core.errors import Forbidden, NotFound, ProblemError, TooManyRequests, Unauthenticated
+from platform_core.core.principal import Principal
+from platform_core.runtime.runtime import Registry, Runtime
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 
 import click
 
-from platform_core import migrate as migrations
-from platform_core.config import Settings, get_settings
-from platform_core.embedded import services_for
-from platform_core.runtime import Runtime
+from platform_core.core.config import Settings, get_settings
+from platform_core.embedded.servers import services_for
+from platform_core.persistence.migrate import Migrations
+from platform_core.runtime.runtime import Runtime
 
 T = TypeVar("T")
 
@@ -21,10 +21,11 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class CliState:
     build_runtime: Callable[[Settings], Runtime]
+    migrations: Migrations
 
 
 @contextlib.contextmanager
-def prepared_services() -> Iterator[Settings]:
+def prepared_services(migrations: Migrations) -> Iterator[Settings]:
     """`services_for` the environment's settings; an embedded database is also brought to the
     newest schema, so `keel token create` or `keel worker` work on a fresh machine before `keel
     serve` ever ran. A configured database is left to `keel migrate`."""
@@ -39,7 +40,7 @@ def prepared_services() -> Iterator[Settings]:
 def with_runtime(fn: Callable[[Runtime], Coroutine[Any, Any, T]]) -> T:
     """Start (or reuse) the configured services, build the runtime, run `fn`, dispose."""
     state: CliState = click.get_current_context().find_object(CliState)  # type: ignore[assignment]
-    with prepared_services() as settings:
+    with prepared_services(state.migrations) as settings:
 
         async def main() -> T:
             runtime = state.build_runtime(settings)

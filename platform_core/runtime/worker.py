@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dramatiq import Worker
 
-from platform_core.broker import JOB_TICK_ACTOR, Ticker, drain_actor_name
-from platform_core.runtime import Runtime
+from platform_core.messaging.broker import JOB_TICK_ACTOR, Ticker, drain_actor_name
+from platform_core.runtime.runtime import Runtime
 
 
 def start_worker(runtime: Runtime, *, threads: int = 4) -> Worker:

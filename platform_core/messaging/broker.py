@@ -3,7 +3,7 @@
 Messages carry only the relay's name — the *id* of work, never the object. An after-commit
 nudge makes delivery prompt; a `Ticker` middleware re-sends every relay's drain message
 periodically from each worker, so a lost nudge only delays delivery. Another ticker sends the
-scheduled-jobs tick (`platform_core.scheduler`)."""
+scheduled-jobs tick (`platform_core.messaging.scheduler`)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
-from platform_core.outbox import OutboxRelay, OutboxRelaySpec, RelayTuning
-from platform_core.scheduler import Scheduler
+from platform_core.messaging.outbox import OutboxRelay, OutboxRelaySpec, RelayTuning
+from platform_core.messaging.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class EngineProvider:
         self._engines: dict[int, Any] = {}
 
     def get(self) -> Any:
-        from platform_core.db import create_engine
+        from platform_core.persistence.db import create_engine
 
         loop_id = id(asyncio.get_running_loop())
         engine = self._engines.get(loop_id)

@@ -1,0 +1,1 @@
+"""Credentials: resolver ports, secrets, OIDC, rate limits."""

@@ -1,0 +1,1 @@
+"""Per-process hot caches, invalidated through PostgreSQL NOTIFY."""

@@ -1,0 +1,1 @@
+"""The kernel's foundation: settings, clock, ids, who acts (principal), problem errors, patching."""

@@ -1,0 +1,1 @@
+"""Embedded PostgreSQL and Redis for a machine with none configured."""

@@ -1,0 +1,1 @@
+"""The HTTP surface: app factory, authentication middleware, problems, metrics, fast lane, idempotency."""

@@ -1,0 +1,1 @@
+"""PostgreSQL: the engine and its naming conventions, keyset pagination, migrations."""

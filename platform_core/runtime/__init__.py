@@ -1,0 +1,1 @@
+"""What modules declare (ModuleSpec) and the runtime assembled from them."""
