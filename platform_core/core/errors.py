@@ -50,7 +50,23 @@ class InvalidRequest(ProblemError):
 
 
 class Unauthenticated(ProblemError):
+    """401. `bearer_error` is RFC 6750's error code for the challenge (`invalid_token` where a
+    bearer token was refused, `invalid_request` where it was malformed); None where no bearer
+    token was sent."""
+
     status, code, title = 401, "unauthenticated", "Authentication required"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        bearer_error: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail, code=code, headers=headers)
+        if bearer_error is not None:
+            self.headers.setdefault("WWW-Authenticate", bearer_challenge(bearer_error, detail))
 
 
 class Forbidden(ProblemError):
@@ -73,6 +89,19 @@ class TooManyRequests(ProblemError):
     status, code, title = 429, "rate_limited", "Too many requests"
 
 
+_CHALLENGE_TEXT = re.compile(r'[^\x20-\x7e]|["\\]')  # RFC 6750 §3: no quote, backslash or control
+
+
+def bearer_challenge(error: str | None = None, description: str | None = None) -> str:
+    """An RFC 6750 `WWW-Authenticate` value: bare where no token was sent, else with `error`."""
+    challenge = 'Bearer realm="keel"'
+    if error:
+        challenge += f', error="{error}"'
+        if description:
+            challenge += f', error_description="{_CHALLENGE_TEXT.sub("", description)}"'
+    return challenge
+
+
 def problem_response(
     status: int,
     code: str,
@@ -90,6 +119,8 @@ def problem_response(
         body["instance"] = instance
     if errors:
         body["errors"] = errors
+    if status == 401 and not any(name.lower() == "www-authenticate" for name in headers or ()):
+        headers = {**(headers or {}), "WWW-Authenticate": bearer_challenge()}  # every 401 challenges
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 

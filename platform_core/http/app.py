@@ -16,13 +16,16 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
+from litestar.types import ASGIApp
 from sqlalchemy import text
 
 from platform_core.core.errors import EXCEPTION_HANDLERS, problem_response
 from platform_core.core.principal import Principal
 from platform_core.http.auth import BearerAuthMiddleware, adopt_request_session
 from platform_core.http.fast_lane import FastLane
-from platform_core.http.metrics import RequestMetricsMiddleware
+from platform_core.http.metrics import RequestMetricsMiddleware, RequestsInProgressMiddleware
+from platform_core.http.request_id import RequestIdMiddleware
+from platform_core.http.tracing import traced
 from platform_core.messaging.uow import RequestContext, UnitOfWork
 from platform_core.runtime.runtime import Runtime
 
@@ -109,7 +112,7 @@ def create_app(runtime: Runtime, *, debug: bool = False) -> Litestar:
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
-            DefineMiddleware(RequestMetricsMiddleware, app_name="keel"),
+            DefineMiddleware(RequestsInProgressMiddleware, app_name="keel"),
             DefineMiddleware(BearerAuthMiddleware, registry=registry, exclude_prefixes=public),
         ],
         state=State({"runtime": runtime}),
@@ -126,8 +129,11 @@ def create_app(runtime: Runtime, *, debug: bool = False) -> Litestar:
         debug=debug,
     )
     app = Litestar.from_config(config)
-    if registry.fast_routes:  # in front of routing: see platform_core.http.fast_lane
-        app.asgi_handler = FastLane(
-            app.asgi_handler, runtime, registry.fast_routes, registry.resolvers, app_name="keel"
-        )
+    # Around the whole app, outermost last: metrics see every status sent (401s raised by the
+    # auth middleware, 404s of unknown routes), the fast lane answers before routing (it counts
+    # its own answers), server spans only while tracing is on, a request id for everything.
+    handler: ASGIApp = RequestMetricsMiddleware(app.asgi_handler, app_name="keel")
+    if registry.fast_routes:  # see platform_core.http.fast_lane
+        handler = FastLane(handler, runtime, registry.fast_routes, registry.resolvers, app_name="keel")
+    app.asgi_handler = RequestIdMiddleware(traced(handler, fixed_paths=registry.fast_routes))
     return app

@@ -14,7 +14,14 @@ from litestar.types import ASGIApp, Guard, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.auth.credentials import CredentialContext
-from platform_core.core.errors import Forbidden, NotFound, ProblemError, TooManyRequests, Unauthenticated
+from platform_core.core.errors import (
+    Forbidden,
+    NotFound,
+    ProblemError,
+    TooManyRequests,
+    Unauthenticated,
+    bearer_challenge,
+)
 from platform_core.core.principal import Principal
 from platform_core.runtime.runtime import Registry, Runtime
 
@@ -43,9 +50,15 @@ def _bearer(header: str | None) -> str:
         raise Unauthenticated("send an `Authorization: Bearer <token>` header", code="missing_credential")
     scheme, _, token = header.partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    if scheme.lower() != "bearer":  # another scheme: RFC 6750 answers with the bare challenge
         raise Unauthenticated(
             "the Authorization header must use the Bearer scheme", code="malformed_credential"
+        )
+    if not token:
+        raise Unauthenticated(
+            "the Authorization header must use the Bearer scheme",
+            code="malformed_credential",
+            bearer_error="invalid_request",
         )
     return token
 
@@ -119,7 +132,9 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         )
         resolver = next((r for prefix, r in self._resolvers if token.startswith(prefix)), None)
         if resolver is None:
-            raise Unauthenticated("the credential is not recognised", code="invalid_credential")
+            raise Unauthenticated(
+                "the credential is not recognised", code="invalid_credential", bearer_error="invalid_token"
+            )
         opened: list[AsyncSession] = []
 
         def session() -> AsyncSession:
@@ -131,7 +146,9 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
             principal = await resolver(session, token, context)
             if principal is None:
                 raise Unauthenticated(
-                    "the credential is invalid, expired or revoked", code="invalid_credential"
+                    "the credential is invalid, expired or revoked",
+                    code="invalid_credential",
+                    bearer_error="invalid_token",
                 )
             await _enforce_rate_limit(runtime, principal)
         except BaseException as exc:
@@ -205,7 +222,12 @@ def requires(permission: str) -> Guard:
         if principal.is_platform_admin:
             return
         if not scope_allows(principal, permission):
-            raise Forbidden(f"the credential's scopes do not include {permission}", code="insufficient_scope")
+            challenge = f'{bearer_challenge("insufficient_scope")}, scope="{permission}"'
+            raise Forbidden(
+                f"the credential's scopes do not include {permission}",
+                code="insufficient_scope",
+                headers={"WWW-Authenticate": challenge},
+            )
         org_id, workspace_id = _scope_ids(connection)
         registry: Registry = connection.app.state.runtime.registry
         authorizer = registry.authorizer

@@ -39,6 +39,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from platform_core.core import telemetry
 from platform_core.persistence.db import driver_of
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class OutboxRelay:
             backoff_base_seconds=spec.backoff_base_seconds or tuning.backoff_base_seconds,
         )
         self.batch_size = spec.batch_size or tuning.batch_size
+        self._span_name = f"outbox deliver {spec.name}"
         table = spec.table
         # One walk of the due index in id order: leased rows (in flight) are passed over, rows
         # whose lease expired are taken again, oldest first.
@@ -187,6 +189,11 @@ class OutboxRelay:
         return list(await self._claim(token))
 
     async def _claim(self, token: uuid.UUID) -> dict[uuid.UUID, int]:
+        # untraced: every sweep claims, mostly nothing, and would flood the traces with SQL spans
+        with telemetry.untraced():
+            return await self._claim_in_transaction(token)
+
+    async def _claim_in_transaction(self, token: uuid.UUID) -> dict[uuid.UUID, int]:
         async with self._transaction() as conn:
             driver = await driver_of(conn)
             rows = await driver.fetch(self._claim_sql, self.batch_size, token, self.tuning.lease)
@@ -202,6 +209,15 @@ class OutboxRelay:
         return claimed
 
     async def _deliver(
+        self, ids: Sequence[uuid.UUID], token: uuid.UUID, claimed: Mapping[uuid.UUID, int]
+    ) -> DrainStats:
+        """Step 2, traced as one span (with the handler's SQL in it) while tracing is on."""
+        with telemetry.span(
+            self._span_name, {"keel.outbox.name": self.spec.name, "keel.outbox.rows": len(ids)}
+        ):
+            return await self._deliver_in_transaction(ids, token, claimed)
+
+    async def _deliver_in_transaction(
         self, ids: Sequence[uuid.UUID], token: uuid.UUID, claimed: Mapping[uuid.UUID, int]
     ) -> DrainStats:
         outcome = DrainStats()
