@@ -92,6 +92,8 @@ def stop_tracing() -> None:
 def setup_tracing() -> bool:
     """For a Keel process: trace if the environment asks for it, with the provider made the
     process's global one (libraries that trace on their own use it too)."""
+    if telemetry.tracing():  # already set up in this process
+        return True
     provider = provider_from_env()
     if provider is None:
         return False

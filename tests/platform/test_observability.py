@@ -30,6 +30,7 @@ from platform_core.core.config import settings_from_env
 from platform_core.core.logs import RequestContextFilter, formatter
 from platform_core.http.app import create_app
 from platform_core.http.request_id import RequestIdMiddleware
+from platform_core.http.tracing import traced
 from platform_core.messaging.events import Event, Subject
 from platform_core.messaging.outbox import OutboxRelay
 from platform_core.runtime.runtime import Runtime
@@ -182,6 +183,11 @@ def test_with_tracing_off_nothing_is_installed(runtime: Runtime) -> None:
     while handler is not None and len(layers) < 10:
         layers.append(type(handler).__name__)
         handler = getattr(handler, "app", None)  # type: ignore[assignment]
+    assert layers[:3] == [
+        "RequestIdMiddleware",
+        "FastLane",
+        "RequestMetricsMiddleware",
+    ]  # ids on fast answers too
     assert "OpenTelemetryMiddleware" not in layers
     assert not hasattr(asyncpg.Connection.fetch, "__wrapped__")  # no SQL instrumentation
     assert telemetry.span("outbox deliver x") is telemetry.span("outbox deliver y")  # shared no-op
@@ -249,3 +255,16 @@ async def test_an_outbox_delivery_is_a_span_with_its_sql(
     assert any(s.kind == SpanKind.CLIENT for s in children_of(deliveries[0], finished))
     # claims are not traced: a sweep that finds nothing due leaves no trace at all
     assert not any("SKIP LOCKED" in str((s.attributes or {}).get("db.statement")) for s in finished)
+
+
+async def test_a_route_answered_before_routing_is_named_by_its_path(spans: InMemorySpanExporter) -> None:
+    async def fast_lane(scope: Scope, receive: Receive, send: Send) -> None:  # no router: no path_template
+        await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[arg-type]
+        await send({"type": "http.response.body", "body": b"{}"})  # type: ignore[arg-type]
+
+    transport = httpx.ASGITransport(app=traced(fast_lane, fixed_paths={"/entitlements/check"}))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://keel.test") as c:
+        await c.get("/entitlements/check?workspace=w&key=k")
+        await c.get("/somewhere/else")
+    names = sorted(s.name for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER)
+    assert names == ["GET", "GET /entitlements/check"]
