@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from modules.billing.contracts import BillingScheme, Interval, PriceType, Tier, TiersMode, UsageType
+from platform_core.core.ranges import PositiveInt32
 
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -98,11 +99,11 @@ class CreateCoupon(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     currency: Currency | None = None
     duration: Literal["once", "repeating", "forever"] = "once"
     duration_in_periods: Annotated[int, msgspec.Meta(ge=1, le=120)] | None = None
-    max_redemptions: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    max_redemptions: PositiveInt32 | None = None
     redeem_by: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
 
 
 class CreatePromotionCode(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     code: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{2,49}$")]
-    max_redemptions: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    max_redemptions: PositiveInt32 | None = None
     expires_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None

@@ -30,6 +30,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # with Stripe's scheme, any other provider with Standard Webhooks'
     inbound_webhook_secrets: str = ""
     job_tick_seconds: float = 30.0  # how often each worker looks for due scheduled jobs
+    # request bodies larger than this answer 413; 4 MiB fits a batch of 1,000 usage events of
+    # up to ~4 KiB each (the batch with the longest ids and no properties is ~0.5 MiB)
+    max_body_bytes: int = 4 * 1024 * 1024
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None

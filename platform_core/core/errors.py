@@ -8,6 +8,7 @@ import logging
 import re
 from typing import Any
 
+import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
@@ -220,6 +221,36 @@ def _on_dbapi(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]
         )
     if sqlstate == "25006":  # read-only transaction (e.g. a frozen tenant guard)
         return problem_response(409, "read_only", "Read only", instance=request.url.path)
+    if sqlstate in CLIENT_DATA_SQLSTATES:
+        return _on_data_error(request, exc)
+    return _on_crash(request, exc)
+
+
+# The data exceptions (SQLSTATE class 22) a value sent by a client causes when validation let
+# it through: asyncpg's own "invalid input for query argument" (22000: an int out of int32, a
+# lone surrogate), string too long, number out of range, bad date-time, NUL or untranslatable
+# character, bad text representation, LIKE escapes. Others, such as division by zero, are bugs.
+CLIENT_DATA_SQLSTATES = frozenset(
+    {"22000", "22001", "22003", "22007", "22008", "22019", "22021", "22025", "22P02", "22P05"}
+)
+
+
+def _on_data_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A safety net: schemas bound what they can (platform_core.core.ranges), and this answers
+    422 for the rest instead of a 500."""
+    log.warning("data exception at %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        422,
+        "unprocessable",
+        "Unprocessable request",
+        "a value in the request cannot be stored (out of range or not representable)",
+        instance=request.url.path,
+    )
+
+
+def _on_asyncpg_data_error(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Response[Any]:
+    if exc.sqlstate in CLIENT_DATA_SQLSTATES:
+        return _on_data_error(request, exc)
     return _on_crash(request, exc)
 
 
@@ -234,5 +265,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: _on_http,
     IntegrityError: _on_integrity,
     DBAPIError: _on_dbapi,
+    asyncpg.DataError: _on_asyncpg_data_error,  # raw asyncpg paths (ingest, check, credentials)
     Exception: _on_crash,
 }

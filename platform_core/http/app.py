@@ -23,8 +23,11 @@ from platform_core.core.errors import EXCEPTION_HANDLERS, problem_response
 from platform_core.core.principal import Principal
 from platform_core.http.auth import BearerAuthMiddleware, adopt_request_session
 from platform_core.http.fast_lane import FastLane
+from platform_core.http.input_limits import NulCharacterMiddleware
+from platform_core.http.json_body import JSONRequest
 from platform_core.http.metrics import RequestMetricsMiddleware, RequestsInProgressMiddleware
 from platform_core.http.request_id import RequestIdMiddleware
+from platform_core.http.strict_signature import make_signatures_strict
 from platform_core.http.tracing import traced
 from platform_core.messaging.uow import RequestContext, UnitOfWork
 from platform_core.runtime.runtime import Runtime
@@ -111,8 +114,10 @@ def create_app(runtime: Runtime, *, debug: bool = False) -> Litestar:
             "principal": Provide(provide_principal, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=JSONRequest,  # JSON bodies: 415, NUL and depth checks
         middleware=[
             DefineMiddleware(RequestsInProgressMiddleware, app_name="keel"),
+            NulCharacterMiddleware,
             DefineMiddleware(BearerAuthMiddleware, registry=registry, exclude_prefixes=public),
         ],
         state=State({"runtime": runtime}),
@@ -125,10 +130,11 @@ def create_app(runtime: Runtime, *, debug: bool = False) -> Litestar:
             components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
             security=[{"bearer": []}],
         ),
-        request_max_body_size=10 * 1024 * 1024,
+        request_max_body_size=runtime.settings.max_body_bytes,
         debug=debug,
     )
     app = Litestar.from_config(config)
+    make_signatures_strict(app)  # no silent coercion of bodies and parameters
     # Around the whole app, outermost last: metrics see every status sent (401s raised by the
     # auth middleware, 404s of unknown routes), the fast lane answers before routing (it counts
     # its own answers), server spans only while tracing is on, a request id for everything.

@@ -6,18 +6,20 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter
 
 from modules.entitlements import permissions as perm
 from modules.entitlements.contracts import EntitlementSetDTO, ResourceKeyDTO
 from modules.entitlements.schemas import CreateResourceKey, CreateSet, Rules
 from modules.entitlements.services import catalog
+from platform_core.core.ranges import INT32_MAX
 from platform_core.http.auth import requires
 from platform_core.http.idempotency import idempotent
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
 Cursor = Annotated[str | None, QueryParameter(max_length=500)]
+SetVersion = Annotated[int, PathParameter(ge=1, le=INT32_MAX)]  # versions are `integer`
 
 
 class CatalogController(Controller):
@@ -111,6 +113,6 @@ class CatalogController(Controller):
         summary="One version of a set",
     )
     async def version(
-        self, key: FromPath[str], version: FromPath[int], uow: NamedDependency[UnitOfWork]
+        self, key: FromPath[str], version: SetVersion, uow: NamedDependency[UnitOfWork]
     ) -> EntitlementSetDTO:
-        return await catalog.get_set(uow, key, version if version >= 1 else -1)
+        return await catalog.get_set(uow, key, version)
