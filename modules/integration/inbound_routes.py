@@ -12,6 +12,7 @@ from litestar.params import Parameter
 
 from modules.integration.services.inbound import process_soon, receive
 from modules.integration.services.inbound_verify import verify
+from platform_core.http import idempotency
 from platform_core.messaging.uow import UnitOfWork
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -31,6 +32,8 @@ class InboundWebhookController(Controller):
         "/{provider:str}",
         status_code=200,
         request_max_body_size=MAX_BODY_BYTES,
+        # providers send no Idempotency-Key; a redelivery is recognised by its event id instead
+        opt=idempotency.exempt("providers redeliver the same event id, which is stored once"),
         summary="Receive a provider's signed event (stored once, processed in the background)",
     )
     async def receive(

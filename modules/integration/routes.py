@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
@@ -19,7 +19,6 @@ from modules.integration.contracts import (
 from modules.integration.schemas import CreateEndpoint, UpdateEndpoint
 from modules.integration.services import deliveries, endpoints
 from platform_core.http.auth import requires
-from platform_core.http.idempotency import idempotent
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
@@ -39,17 +38,13 @@ class WebhookEndpointController(Controller):
     )
     async def create(
         self,
-        request: Request[Any, Any, Any],
         org_id: FromPath[uuid.UUID],
         data: JSONBody[CreateEndpoint],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, EndpointWithSecretDTO]:
-            return 201, await endpoints.create_endpoint(
-                uow, org_id, url=data.url, event_types=data.event_types, description=data.description
-            )
-
-        return await idempotent(request, uow, produce)
+    ) -> EndpointWithSecretDTO:
+        return await endpoints.create_endpoint(
+            uow, org_id, url=data.url, event_types=data.event_types, description=data.description
+        )
 
     @get("/", guards=[requires(perm.WEBHOOKS_READ)], summary="List webhook endpoints")
     async def list_endpoints(
@@ -100,15 +95,11 @@ class WebhookEndpointController(Controller):
     )
     async def rotate_secret(
         self,
-        request: Request[Any, Any, Any],
         org_id: FromPath[uuid.UUID],
         endpoint_id: EndpointId,
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, EndpointWithSecretDTO]:
-            return 200, await endpoints.rotate_secret(uow, org_id, endpoint_id)
-
-        return await idempotent(request, uow, produce)
+    ) -> EndpointWithSecretDTO:
+        return await endpoints.rotate_secret(uow, org_id, endpoint_id)
 
     @get(
         "/{endpoint_id:uuid}/deliveries",

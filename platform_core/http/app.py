@@ -13,7 +13,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 from litestar.types import ASGIApp
@@ -23,9 +22,13 @@ from platform_core.core.errors import EXCEPTION_HANDLERS, problem_response
 from platform_core.core.principal import Principal
 from platform_core.http.auth import BearerAuthMiddleware, adopt_request_session
 from platform_core.http.fast_lane import FastLane
+from platform_core.http.idempotency import EXCEPTION_HANDLERS as IDEMPOTENCY_HANDLERS
+from platform_core.http.idempotency import KeelResponse, claim_key, save_response
 from platform_core.http.input_limits import NulCharacterMiddleware
 from platform_core.http.json_body import JSONRequest
 from platform_core.http.metrics import RequestMetricsMiddleware, RequestsInProgressMiddleware
+from platform_core.http.openapi import document, swagger_ui, swagger_ui_assets
+from platform_core.http.options import OptionsAllow, allowed_methods
 from platform_core.http.request_id import RequestIdMiddleware
 from platform_core.http.strict_signature import make_signatures_strict
 from platform_core.http.tracing import traced
@@ -55,7 +58,9 @@ async def provide_uow(request: Request[Any, Any, Any], state: State) -> AsyncGen
     )
     uow = await scope.__aenter__()
     try:
+        await claim_key(request, uow)  # replays instead, for a POST whose Idempotency-Key is known
         yield uow
+        await save_response(request, uow)
     except BaseException as exc:
         await scope.__aexit__(type(exc), exc, exc.__traceback__)
         raise
@@ -103,7 +108,7 @@ def create_app(runtime: Runtime, *, debug: bool = False) -> Litestar:
     async def on_shutdown() -> None:
         await runtime.dispose()
 
-    route_handlers: list[Any] = [health, ready, PrometheusController]
+    route_handlers: list[Any] = [health, ready, PrometheusController, swagger_ui_assets()]
     for module in registry.modules:
         route_handlers.extend(module.route_handlers)
 
@@ -113,7 +118,8 @@ def create_app(runtime: Runtime, *, debug: bool = False) -> Litestar:
             "uow": Provide(provide_uow),
             "principal": Provide(provide_principal, sync_to_thread=False),
         },
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, **IDEMPOTENCY_HANDLERS},
+        response_class=KeelResponse,
         request_class=JSONRequest,  # JSON bodies: 415, NUL and depth checks
         middleware=[
             DefineMiddleware(RequestsInProgressMiddleware, app_name="keel"),
@@ -126,7 +132,7 @@ def create_app(runtime: Runtime, *, debug: bool = False) -> Litestar:
             title="Keel",
             version="0.1.0",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[swagger_ui()],
             components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
             security=[{"bearer": []}],
         ),
@@ -134,6 +140,8 @@ def create_app(runtime: Runtime, *, debug: bool = False) -> Litestar:
         debug=debug,
     )
     app = Litestar.from_config(config)
+    document(app, public)  # the OpenAPI says what the routes really answer
+    app.asgi_handler = OptionsAllow(app.asgi_handler, allowed_methods(app))
     make_signatures_strict(app)  # no silent coercion of bodies and parameters
     # Around the whole app, outermost last: metrics see every status sent (401s raised by the
     # auth middleware, 404s of unknown routes), the fast lane answers before routing (it counts

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -14,7 +13,6 @@ from modules.billing.contracts import BillingAccountDTO
 from modules.billing.schemas import CreateAccount, UpdateAccount
 from modules.billing.services import accounts
 from platform_core.http.auth import requires
-from platform_core.http.idempotency import idempotent
 from platform_core.messaging.uow import UnitOfWork
 
 
@@ -25,15 +23,11 @@ class AccountController(Controller):
     @post("/", guards=[requires(perm.ACCOUNTS_WRITE)], status_code=201, summary="Create the billing account")
     async def create(
         self,
-        request: Request[Any, Any, Any],
         org_id: FromPath[uuid.UUID],
         data: JSONBody[CreateAccount],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, BillingAccountDTO]:
-            return 201, await accounts.create_account(uow, org_id, data)
-
-        return await idempotent(request, uow, produce)
+    ) -> BillingAccountDTO:
+        return await accounts.create_account(uow, org_id, data)
 
     @get("/", guards=[requires(perm.ACCOUNTS_READ)], summary="The organization's billing accounts")
     async def list_accounts(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -14,7 +13,6 @@ from modules.billing.contracts import SubscriptionChangeDTO, SubscriptionDTO
 from modules.billing.schemas import Cancel, ChangeQuantity, CreateSubscription
 from modules.billing.services import subscriptions
 from platform_core.http.auth import requires
-from platform_core.http.idempotency import idempotent
 from platform_core.messaging.uow import UnitOfWork
 
 SubscriptionId = FromPath[uuid.UUID]
@@ -32,15 +30,11 @@ class SubscriptionController(Controller):
     )
     async def create(
         self,
-        request: Request[Any, Any, Any],
         org_id: FromPath[uuid.UUID],
         data: JSONBody[CreateSubscription],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, SubscriptionDTO]:
-            return 201, await subscriptions.create_subscription(uow, org_id, data)
-
-        return await idempotent(request, uow, produce)
+    ) -> SubscriptionDTO:
+        return await subscriptions.create_subscription(uow, org_id, data)
 
     @get("/", guards=[requires(perm.SUBSCRIPTIONS_READ)], summary="The organization's subscriptions")
     async def list_subscriptions(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter
 
@@ -13,8 +13,8 @@ from modules.entitlements.contracts import EntitlementSetDTO, ResourceKeyDTO
 from modules.entitlements.schemas import CreateResourceKey, CreateSet, Rules
 from modules.entitlements.services import catalog
 from platform_core.core.ranges import INT32_MAX
+from platform_core.http import idempotency
 from platform_core.http.auth import requires
-from platform_core.http.idempotency import idempotent
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
@@ -34,23 +34,19 @@ class CatalogController(Controller):
     )
     async def create_key(
         self,
-        request: Request[Any, Any, Any],
         data: JSONBody[CreateResourceKey],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, ResourceKeyDTO]:
-            return 201, await catalog.create_resource_key(
-                uow,
-                key=data.key,
-                name=data.name,
-                kind=data.kind,
-                unit=data.unit,
-                aggregation=data.aggregation,
-                default_value=data.default_value,
-                description=data.description,
-            )
-
-        return await idempotent(request, uow, produce)
+    ) -> ResourceKeyDTO:
+        return await catalog.create_resource_key(
+            uow,
+            key=data.key,
+            name=data.name,
+            kind=data.kind,
+            unit=data.unit,
+            aggregation=data.aggregation,
+            default_value=data.default_value,
+            description=data.description,
+        )
 
     @get("/resource-keys", guards=[requires(perm.CATALOG_READ)], summary="List resource keys")
     async def list_keys(
@@ -64,34 +60,28 @@ class CatalogController(Controller):
 
     @post("/sets", guards=[requires(perm.CATALOG_WRITE)], status_code=201, summary="Create a set (version 1)")
     async def create_set(
-        self, request: Request[Any, Any, Any], data: JSONBody[CreateSet], uow: NamedDependency[UnitOfWork]
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, EntitlementSetDTO]:
-            return 201, await catalog.create_set(
-                uow, key=data.key, name=data.name, description=data.description, rules=data.rules
-            )
-
-        return await idempotent(request, uow, produce)
+        self, data: JSONBody[CreateSet], uow: NamedDependency[UnitOfWork]
+    ) -> EntitlementSetDTO:
+        return await catalog.create_set(
+            uow, key=data.key, name=data.name, description=data.description, rules=data.rules
+        )
 
     @put(
         "/sets/{key:str}",
         guards=[requires(perm.CATALOG_WRITE)],
         status_code=201,
         summary="Edit a set: creates its next version; provisions keep the version they were made from",
+        opt=idempotency.honoured(),
     )
     async def edit_set(
         self,
-        request: Request[Any, Any, Any],
         key: FromPath[str],
         data: JSONBody[Rules],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, EntitlementSetDTO]:
-            return 201, await catalog.new_set_version(
-                uow, key, name=data.name, description=data.description, rules=data.rules
-            )
-
-        return await idempotent(request, uow, produce)
+    ) -> EntitlementSetDTO:
+        return await catalog.new_set_version(
+            uow, key, name=data.name, description=data.description, rules=data.rules
+        )
 
     @get("/sets", guards=[requires(perm.CATALOG_READ)], summary="List sets (latest versions)")
     async def list_sets(

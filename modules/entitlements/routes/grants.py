@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
@@ -15,7 +15,6 @@ from modules.entitlements.schemas import CreateGrant, RevokeGrant
 from modules.entitlements.services import catalog, grants, orgs
 from platform_core.core.errors import InvalidRequest
 from platform_core.http.auth import requires
-from platform_core.http.idempotency import idempotent
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
@@ -34,11 +33,10 @@ class GrantController(Controller):
     )
     async def create(
         self,
-        request: Request[Any, Any, Any],
         org_id: FromPath[uuid.UUID],
         data: JSONBody[CreateGrant],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
+    ) -> GrantDTO:
         await orgs.require_platform(uow, perm.GRANTS_WRITE)
         if (data.entitlement_set_id is None) == (data.set_key is None):
             raise InvalidRequest(
@@ -46,23 +44,20 @@ class GrantController(Controller):
                 errors=[{"field": "entitlement_set_id", "source": "body", "message": "exactly one of two"}],
             )
 
-        async def produce() -> tuple[int, GrantDTO]:
-            set_id = data.entitlement_set_id
-            if set_id is None:
-                assert data.set_key is not None
-                set_id = (await catalog.get_set(uow, data.set_key)).id
-            return 201, await grants.create_grant(
-                uow,
-                org_id,
-                pool_id=data.pool_id,
-                entitlement_set_id=set_id,
-                reason=data.reason,
-                ends_at=data.ends_at,
-                starts_at=data.starts_at,
-                quantity=data.quantity,
-            )
-
-        return await idempotent(request, uow, produce)
+        set_id = data.entitlement_set_id
+        if set_id is None:
+            assert data.set_key is not None
+            set_id = (await catalog.get_set(uow, data.set_key)).id
+        return await grants.create_grant(
+            uow,
+            org_id,
+            pool_id=data.pool_id,
+            entitlement_set_id=set_id,
+            reason=data.reason,
+            ends_at=data.ends_at,
+            starts_at=data.starts_at,
+            quantity=data.quantity,
+        )
 
     @get("/", guards=[requires(perm.GRANTS_READ)], summary="List grants")
     async def list_grants(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, Response, delete, get, post, put
+from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
@@ -20,7 +20,6 @@ from modules.entitlements.contracts import (
 from modules.entitlements.schemas import CreatePool, CreateProvision, SetOndemand
 from modules.entitlements.services import orgs, pools, provisions
 from platform_core.http.auth import requires
-from platform_core.http.idempotency import idempotent
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
@@ -34,15 +33,11 @@ class PoolController(Controller):
     @post("/pools", guards=[requires(perm.POOLS_WRITE)], status_code=201, summary="Create a resource pool")
     async def create(
         self,
-        request: Request[Any, Any, Any],
         org_id: FromPath[uuid.UUID],
         data: JSONBody[CreatePool],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, PoolDTO]:
-            return 201, await pools.create_pool(uow, org_id, name=data.name, description=data.description)
-
-        return await idempotent(request, uow, produce)
+    ) -> PoolDTO:
+        return await pools.create_pool(uow, org_id, name=data.name, description=data.description)
 
     @get("/pools", guards=[requires(perm.POOLS_READ)], summary="List resource pools")
     async def list_pools(
@@ -89,29 +84,25 @@ class PoolController(Controller):
     )
     async def provision(
         self,
-        request: Request[Any, Any, Any],
         org_id: FromPath[uuid.UUID],
         pool_id: FromPath[uuid.UUID],
         data: JSONBody[CreateProvision],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
+    ) -> ProvisionDTO:
         await orgs.require_platform(uow, perm.GRANTS_WRITE)
 
-        async def produce() -> tuple[int, ProvisionDTO]:
-            return 201, await provisions.provision(
-                uow,
-                org_id=org_id,
-                pool_id=pool_id,
-                source_type=data.source_type,
-                source_id=data.source_id,
-                entitlement_set_id=data.entitlement_set_id,
-                quantity=data.quantity,
-                starts_at=data.starts_at,
-                ends_at=data.ends_at,
-                billing_cycle=data.billing_cycle,
-            )
-
-        return await idempotent(request, uow, produce)
+        return await provisions.provision(
+            uow,
+            org_id=org_id,
+            pool_id=pool_id,
+            source_type=data.source_type,
+            source_id=data.source_id,
+            entitlement_set_id=data.entitlement_set_id,
+            quantity=data.quantity,
+            starts_at=data.starts_at,
+            ends_at=data.ends_at,
+            billing_cycle=data.billing_cycle,
+        )
 
     @post(
         "/provisions/{provision_id:uuid}/end",

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
@@ -19,10 +19,10 @@ from modules.entitlements.services import check as checks
 from modules.entitlements.services import ingest, orgs, trail
 from platform_core.core.errors import InvalidRequest, NotFound
 from platform_core.core.principal import Principal
+from platform_core.http import idempotency
 from platform_core.http.app import runtime_of
 from platform_core.http.auth import requires
 from platform_core.http.hot_routes import hot_get
-from platform_core.http.idempotency import idempotent
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
@@ -78,18 +78,14 @@ class UsageController(Controller):
     )
     async def ingest(
         self,
-        request: Request[Any, Any, Any],
         data: JSONBody[UsageBatch],
         uow: NamedDependency[UnitOfWork],
         org_id: FromQuery[uuid.UUID | None] = None,
-    ) -> Response[Any]:
+    ) -> IngestResult:
         org = _batch_org(uow, org_id)
         await orgs.authorize(uow, perm.USAGE_WRITE, org)
 
-        async def produce() -> tuple[int, IngestResult]:
-            return 200, await ingest.ingest(uow, org, data.events)
-
-        return await idempotent(request, uow, produce)
+        return await ingest.ingest(uow, org, data.events)
 
     @get(
         "/orgs/{org_id:uuid}/usage-events",
@@ -143,7 +139,13 @@ class UsageController(Controller):
             await orgs.authorize(uow, perm.CHECK, located.org_id, workspace, org_known=True)
             return located.result
 
-    @post("/check", guards=[declares(perm.CHECK)], status_code=200, summary="Up to 100 checks at once")
+    @post(
+        "/check",
+        guards=[declares(perm.CHECK)],
+        status_code=200,
+        summary="Up to 100 checks at once",
+        opt=idempotency.exempt("reads only: asking twice changes nothing"),
+    )
     async def check_batch(
         self,
         data: JSONBody[CheckBatch],

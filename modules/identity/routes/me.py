@@ -26,7 +26,6 @@ class MeController(Controller):
     async def me(self, uow: NamedDependency[UnitOfWork]) -> PersonDTO:
         return await persons.get_person(uow, caller(uow).id)
 
-    # No Idempotency-Key here on purpose: a replay would have to store the secret in clear.
     @post(
         "/tokens",
         guards=[the_person("identity.tokens:create")],

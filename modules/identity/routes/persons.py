@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -20,7 +19,6 @@ from modules.identity.schemas import (
     UpdatePerson,
 )
 from modules.identity.services import holds, merges, persons
-from platform_core.http.idempotency import idempotent
 from platform_core.messaging.uow import UnitOfWork
 
 
@@ -29,20 +27,15 @@ class PersonController(Controller):
     tags = ["identity"]
 
     @post("/", guards=[operator("identity.persons:create")], status_code=201, summary="Create a person")
-    async def create(
-        self, request: Request[Any, Any, Any], data: JSONBody[CreatePerson], uow: NamedDependency[UnitOfWork]
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, PersonDTO]:
-            person = await persons.create_person(
-                uow,
-                kind=data.kind,
-                display_name=data.display_name,
-                email=data.email,
-                legal_name=data.legal_name,
-            )
-            return 201, person
-
-        return await idempotent(request, uow, produce)
+    async def create(self, data: JSONBody[CreatePerson], uow: NamedDependency[UnitOfWork]) -> PersonDTO:
+        person = await persons.create_person(
+            uow,
+            kind=data.kind,
+            display_name=data.display_name,
+            email=data.email,
+            legal_name=data.legal_name,
+        )
+        return person
 
     @get("/{person_id:uuid}", guards=[self_or_operator("identity.persons:read")], summary="Get a person")
     async def get_one(self, person_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]) -> PersonDTO:
@@ -85,15 +78,11 @@ class PersonController(Controller):
     )
     async def place_hold(
         self,
-        request: Request[Any, Any, Any],
         person_id: FromPath[uuid.UUID],
         data: JSONBody[PlaceRetentionHold],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, RetentionHoldDTO]:
-            return 201, await holds.place_hold(uow, person_id, data)
-
-        return await idempotent(request, uow, produce)
+    ) -> RetentionHoldDTO:
+        return await holds.place_hold(uow, person_id, data)
 
     @post(
         "/{person_id:uuid}/retention-holds/{hold_id:uuid}/release",
@@ -117,12 +106,8 @@ class PersonController(Controller):
     )
     async def merge(
         self,
-        request: Request[Any, Any, Any],
         person_id: FromPath[uuid.UUID],
         data: JSONBody[MergePerson],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, PersonMergeDTO]:
-            return 201, await merges.merge_person(uow, person_id, data.target_person_id, data.reason)
-
-        return await idempotent(request, uow, produce)
+    ) -> PersonMergeDTO:
+        return await merges.merge_person(uow, person_id, data.target_person_id, data.reason)

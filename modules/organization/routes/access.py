@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -14,8 +14,8 @@ from modules.organization.contracts import AuthzDecision, RoleAssignmentDTO, Rol
 from modules.organization.routes.params import Cursor, Limit
 from modules.organization.schemas import AuthzCheck, CreateAssignment, CreateRole, UpdateRole
 from modules.organization.services import assignments, authz, roles
+from platform_core.http import idempotency
 from platform_core.http.auth import requires
-from platform_core.http.idempotency import idempotent
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
@@ -37,23 +37,19 @@ class RoleController(Controller):
     @post("/", guards=[requires(perms.ROLES_CREATE)], status_code=201, summary="Create a custom role")
     async def create(
         self,
-        request: Request[Any, Any, Any],
         org_id: FromPath[uuid.UUID],
         data: JSONBody[CreateRole],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, RoleDTO]:
-            role = await roles.create_role(
-                uow,
-                org_id,
-                key=data.key,
-                name=data.name,
-                description=data.description,
-                permissions=data.permissions,
-            )
-            return 201, role
-
-        return await idempotent(request, uow, produce)
+    ) -> RoleDTO:
+        role = await roles.create_role(
+            uow,
+            org_id,
+            key=data.key,
+            name=data.name,
+            description=data.description,
+            permissions=data.permissions,
+        )
+        return role
 
     @get("/{role_id:uuid}", guards=[requires(perms.ROLES_READ)], summary="Get a role")
     async def get_one(
@@ -113,24 +109,20 @@ class AssignmentController(Controller):
     @post("/", guards=[requires(perms.ASSIGNMENTS_CREATE)], status_code=201, summary="Assign a role")
     async def create(
         self,
-        request: Request[Any, Any, Any],
         org_id: FromPath[uuid.UUID],
         data: JSONBody[CreateAssignment],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, RoleAssignmentDTO]:
-            assignment = await assignments.create_assignment(
-                uow,
-                org_id,
-                principal_type=data.principal_type,
-                principal_id=data.principal_id,
-                role_id=data.role_id,
-                scope_type=data.scope_type,
-                scope_id=data.scope_id,
-            )
-            return 201, assignment
-
-        return await idempotent(request, uow, produce)
+    ) -> RoleAssignmentDTO:
+        assignment = await assignments.create_assignment(
+            uow,
+            org_id,
+            principal_type=data.principal_type,
+            principal_id=data.principal_id,
+            role_id=data.role_id,
+            scope_type=data.scope_type,
+            scope_id=data.scope_id,
+        )
+        return assignment
 
     @delete(
         "/{assignment_id:uuid}",
@@ -156,6 +148,7 @@ class AuthzController(Controller):
         guards=[requires(perms.AUTHZ_CHECK)],
         status_code=200,
         summary="Would this principal be allowed this permission here?",
+        opt=idempotency.exempt("reads only: asking twice changes nothing"),
     )
     async def check(
         self, org_id: FromPath[uuid.UUID], data: JSONBody[AuthzCheck], uow: NamedDependency[UnitOfWork]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -21,7 +20,6 @@ from modules.organization.routes.params import Cursor, Limit
 from modules.organization.schemas import AcceptInvitation, CreateInvitation
 from modules.organization.services import invitations
 from platform_core.http.auth import requires
-from platform_core.http.idempotency import idempotent
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
@@ -51,18 +49,14 @@ class InvitationController(Controller):
     )
     async def create(
         self,
-        request: Request[Any, Any, Any],
         org_id: FromPath[uuid.UUID],
         data: JSONBody[CreateInvitation],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, IssuedInvitation]:
-            issued = await invitations.create_invitation(
-                uow, org_id, email=data.email, role_id=data.role_id, ttl=timedelta(days=data.expires_in_days)
-            )
-            return 201, issued
-
-        return await idempotent(request, uow, produce)
+    ) -> IssuedInvitation:
+        issued = await invitations.create_invitation(
+            uow, org_id, email=data.email, role_id=data.role_id, ttl=timedelta(days=data.expires_in_days)
+        )
+        return issued
 
     @post(
         "/{invitation_id:uuid}/revoke",

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -16,7 +15,6 @@ from modules.organization.schemas import CreateOrganization, SetStatus, UpdateOr
 from modules.organization.services import authz, organizations
 from platform_core.core.principal import Principal
 from platform_core.http.auth import requires
-from platform_core.http.idempotency import idempotent
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
@@ -28,17 +26,13 @@ class OrganizationController(Controller):
     @post("/", guards=[requires(perms.ORG_CREATE)], status_code=201, summary="Create an organization")
     async def create(
         self,
-        request: Request[Any, Any, Any],
         data: JSONBody[CreateOrganization],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, OrganizationDTO]:
-            org = await organizations.create_organization(
-                uow, slug=data.slug, name=data.name, kind=data.kind, owner_person_id=data.owner_person_id
-            )
-            return 201, org
-
-        return await idempotent(request, uow, produce)
+    ) -> OrganizationDTO:
+        org = await organizations.create_organization(
+            uow, slug=data.slug, name=data.name, kind=data.kind, owner_person_id=data.owner_person_id
+        )
+        return org
 
     @get("/", guards=[requires(perms.ORG_LIST)], summary="Organizations I belong to (all, for operators)")
     async def list_mine(

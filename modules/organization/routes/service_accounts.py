@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -15,7 +14,6 @@ from modules.organization.routes.params import Cursor, Limit
 from modules.organization.schemas import CreateKey, CreateServiceAccount, UpdateServiceAccount
 from modules.organization.services import keys, service_accounts
 from platform_core.http.auth import requires
-from platform_core.http.idempotency import idempotent
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
@@ -42,18 +40,12 @@ class ServiceAccountController(Controller):
     )
     async def create(
         self,
-        request: Request[Any, Any, Any],
         org_id: FromPath[uuid.UUID],
         data: JSONBody[CreateServiceAccount],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, ServiceAccountDTO]:
-            sa = await service_accounts.create_account(
-                uow, org_id, name=data.name, description=data.description
-            )
-            return 201, sa
-
-        return await idempotent(request, uow, produce)
+    ) -> ServiceAccountDTO:
+        sa = await service_accounts.create_account(uow, org_id, name=data.name, description=data.description)
+        return sa
 
     @get(
         "/{account_id:uuid}", guards=[requires(perms.SERVICE_ACCOUNTS_READ)], summary="Get a service account"
@@ -113,27 +105,23 @@ class ServiceAccountController(Controller):
     )
     async def create_key(
         self,
-        request: Request[Any, Any, Any],
         org_id: FromPath[uuid.UUID],
         account_id: FromPath[uuid.UUID],
         data: JSONBody[CreateKey],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, IssuedServiceAccountKey]:
-            issued = await keys.create_key(
-                uow,
-                org_id,
-                account_id,
-                name=data.name,
-                scopes=data.scopes,
-                expires_at=data.expires_at,
-                allowed_ips=data.allowed_ips,
-                allowed_origins=data.allowed_origins,
-                rate_limit_per_min=data.rate_limit_per_min,
-            )
-            return 201, issued
-
-        return await idempotent(request, uow, produce)
+    ) -> IssuedServiceAccountKey:
+        issued = await keys.create_key(
+            uow,
+            org_id,
+            account_id,
+            name=data.name,
+            scopes=data.scopes,
+            expires_at=data.expires_at,
+            allowed_ips=data.allowed_ips,
+            allowed_origins=data.allowed_origins,
+            rate_limit_per_min=data.rate_limit_per_min,
+        )
+        return issued
 
     @delete(
         "/{account_id:uuid}/keys/{key_id:uuid}",

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -15,7 +14,6 @@ from modules.organization.routes.params import Cursor, Limit
 from modules.organization.schemas import CreateWorkspace, UpdateWorkspace
 from modules.organization.services import workspaces
 from platform_core.http.auth import requires
-from platform_core.http.idempotency import idempotent
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
@@ -40,18 +38,14 @@ class WorkspaceController(Controller):
     @post("/", guards=[requires(perms.WORKSPACES_CREATE)], status_code=201, summary="Create a workspace")
     async def create(
         self,
-        request: Request[Any, Any, Any],
         org_id: FromPath[uuid.UUID],
         data: JSONBody[CreateWorkspace],
         uow: NamedDependency[UnitOfWork],
-    ) -> Response[Any]:
-        async def produce() -> tuple[int, WorkspaceDTO]:
-            ws = await workspaces.create_workspace(
-                uow, org_id, slug=data.slug, name=data.name, description=data.description
-            )
-            return 201, ws
-
-        return await idempotent(request, uow, produce)
+    ) -> WorkspaceDTO:
+        ws = await workspaces.create_workspace(
+            uow, org_id, slug=data.slug, name=data.name, description=data.description
+        )
+        return ws
 
     @get("/{workspace_id:uuid}", guards=[requires(perms.WORKSPACES_READ)], summary="Get a workspace")
     async def get_one(
