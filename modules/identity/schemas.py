@@ -75,7 +75,7 @@ class PersonMergeDTO(msgspec.Struct, frozen=True, kw_only=True):
 class CreateToken(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Name
     scopes: Annotated[list[Scope], msgspec.Meta(min_length=1, max_length=50)]
-    expires_at: datetime | None = None
+    expires_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None  # with its offset
 
 
 class TokenInfo(msgspec.Struct, frozen=True, kw_only=True):

@@ -97,7 +97,7 @@ class CreateKey(Body):
     scopes: Annotated[list[PermissionEntry], msgspec.Meta(min_length=1, max_length=200)] = msgspec.field(
         default_factory=lambda: ["*"]
     )
-    expires_at: datetime | None = None
+    expires_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None  # with its offset
     allowed_ips: Annotated[list[IpOrCidr], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
     allowed_origins: Annotated[list[Origin], msgspec.Meta(max_length=20)] = msgspec.field(
         default_factory=list

@@ -1,7 +1,7 @@
 """No NUL character reaches PostgreSQL, which cannot store one in `text` or `jsonb` and would
-fail the request as a 500. `NulCharacterMiddleware` refuses a NUL in the path or the query
-string (400 naming the parameter) for a few bytes' search per request; JSON bodies are checked
-where they are decoded (`platform_core.http.json_body`)."""
+fail the request as a 500. `NulCharacterMiddleware` refuses a NUL in the path, the query
+string or a header value (400 naming the parameter or header) for a few short searches per
+request; JSON bodies are checked where they are decoded (`platform_core.http.json_body`)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def _path_field(scope: Scope) -> str:
 
 
 class NulCharacterMiddleware:
-    """Refuses a NUL in the path or query string of a request to a route."""
+    """Refuses a NUL in the path, query string or headers of a request to a route."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -65,4 +65,7 @@ class NulCharacterMiddleware:
                 raise refuse_nul(_query_field(query), "query")
             if "\x00" in scope["path"]:
                 raise refuse_nul(_path_field(scope), "path")
+            for name, value in scope["headers"]:  # HTTP servers refuse these; test clients don't
+                if b"\x00" in value:
+                    raise refuse_nul(name.decode("latin-1"), "header")
         await self.app(scope, receive, send)

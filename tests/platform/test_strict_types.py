@@ -62,6 +62,21 @@ async def test_a_number_is_not_a_time(
     assert await count(runtime, sql, n=name) == 0
 
 
+async def test_a_time_without_its_offset_is_refused(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], runtime: Runtime, org: str
+) -> None:
+    """Naive times cannot be compared with the aware ones Keel keeps."""
+    name = unique("tok")
+    body = {"name": name, "scopes": ["*"], "expires_at": "2030-01-01T00:00:00"}
+    assert_names_field(await client.post(TOKENS, json=body, headers=admin_headers), 400, "expires_at", "body")
+    r = await client.post(f"/orgs/{org}/service-accounts", json={"name": name}, headers=admin_headers)
+    assert r.status_code == 201, r.text
+    keys = f"/orgs/{org}/service-accounts/{r.json()['id']}/keys"
+    assert_names_field(await client.post(keys, json=body, headers=admin_headers), 400, "expires_at", "body")
+    sql = "SELECT count(*) FROM identity.personal_access_tokens WHERE name = :n"
+    assert await count(runtime, sql, n=name) == 0
+
+
 @pytest.mark.parametrize(
     ("url", "body", "field"),
     [
