@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
@@ -14,6 +14,12 @@ AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 class SetRetentionPolicy(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """For one organization (`org_id`) or a tier (`tier`), not both."""
+
+    __json_schema_rules__: ClassVar[dict[str, Any]] = {
+        "if": {"required": ["org_id"], "properties": {"org_id": {"type": "string"}}},
+        "then": {"properties": {"tier": {"type": "null"}}},
+        "else": {"required": ["tier"], "properties": {"tier": {"type": "string"}}},
+    }
 
     org_id: uuid.UUID | None = None
     tier: Literal["default", "platform"] | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
@@ -53,6 +53,49 @@ class UpdateProduct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class CreatePrice(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    # what services.catalog checks across fields (defaults: recurring, licensed, per_unit)
+    __json_schema_rules__: ClassVar[dict[str, Any]] = {
+        "allOf": [
+            {
+                "if": {"required": ["type"], "properties": {"type": {"const": "one_time"}}},
+                "then": {"properties": {"interval": {"type": "null"}}},
+                "else": {"required": ["interval"], "properties": {"interval": {"type": "string"}}},
+            },
+            {
+                "if": {"required": ["usage_type"], "properties": {"usage_type": {"const": "metered"}}},
+                "then": {
+                    "required": ["metered_resource_key"],
+                    "properties": {
+                        "metered_resource_key": {"type": "string", "minLength": 1},
+                        "type": {"const": "recurring"},
+                    },
+                },
+                "else": {
+                    "properties": {"metered_resource_key": {"anyOf": [{"type": "null"}, {"const": ""}]}}
+                },
+            },
+            {
+                "if": {"required": ["billing_scheme"], "properties": {"billing_scheme": {"const": "tiered"}}},
+                "then": {
+                    "required": ["tiers", "tiers_mode"],
+                    "properties": {
+                        "unit_amount": {"type": "null"},
+                        "tiers": {"type": "array"},
+                        "tiers_mode": {"type": "string"},
+                    },
+                },
+                "else": {
+                    "required": ["unit_amount"],
+                    "properties": {
+                        "unit_amount": {"type": "integer"},
+                        "tiers": {"type": "null"},
+                        "tiers_mode": {"type": "null"},
+                    },
+                },
+            },
+        ]
+    }
+
     currency: Currency
     type: PriceType = "recurring"
     unit_amount: Amount | None = None
@@ -92,6 +135,17 @@ class Cancel(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class CreateCoupon(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    # percent_off_bp or amount_off (with its currency), as services.discounts checks; if/then
+    # rather than oneOf, which client generators read as a union of the branches alone
+    __json_schema_rules__: ClassVar[dict[str, Any]] = {
+        "if": {"required": ["amount_off"], "properties": {"amount_off": {"type": "integer"}}},
+        "then": {
+            "required": ["currency"],
+            "properties": {"currency": {"type": "string"}, "percent_off_bp": {"type": "null"}},
+        },
+        "else": {"required": ["percent_off_bp"], "properties": {"percent_off_bp": {"type": "integer"}}},
+    }
+
     key: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")]
     name: Name
     percent_off_bp: Annotated[int, msgspec.Meta(ge=1, le=10000)] | None = None

@@ -15,9 +15,9 @@ works offline; Scalar is not offered (it has no packaged distribution to serve).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 import msgspec
 from litestar import Litestar
@@ -49,6 +49,8 @@ ASSETS_PATH = f"{DOCS_PATH}/assets"
 DEPENDENCY_FREE = ("/health", "/metrics")
 
 JSON = "application/json"
+# a request Struct's class attribute: JSON Schema keywords over its fields (oneOf, if/then)
+SCHEMA_RULES = "__json_schema_rules__"
 PROBLEM = "Problem"
 PROBLEM_FIELD_ERROR = "ProblemFieldError"
 
@@ -236,10 +238,26 @@ def _document_operation(facts: _RouteFacts) -> None:
     op.responses = responses
 
 
+def _struct_types(annotations: Iterable[Any]) -> Iterator[type[msgspec.Struct]]:
+    """Every Struct type reachable from `annotations`."""
+    seen: set[type[msgspec.Struct]] = set()
+    pending = list(annotations)
+    while pending:
+        current = pending.pop()
+        if isinstance(current, type) and issubclass(current, msgspec.Struct):
+            if current not in seen:
+                seen.add(current)
+                yield current
+                pending.extend(field.type for field in msgspec.structs.fields(current))
+        else:
+            pending.extend(get_args(current))
+
+
 def _request_bodies_from_msgspec(facts: list[_RouteFacts], openapi: OpenAPI) -> None:
     """Describe request bodies with msgspec's own JSON Schema, made by the library that decodes
     them: it states what the decoder enforces (unknown fields refused, constraints on list items,
-    `minimum: 0`, decimals as strings, encoded field names), where Litestar's drops some."""
+    `minimum: 0`, decimals as strings, encoded field names), where Litestar's drops some. A
+    Struct states the rules across its fields (either-or fields) in `__json_schema_rules__`."""
     bodies: list[tuple[OpenAPIMediaType, Any]] = []
     for route in facts:
         data = route.handler.parsed_fn_signature.parameters.get("data")
@@ -252,6 +270,10 @@ def _request_bodies_from_msgspec(facts: list[_RouteFacts], openapi: OpenAPI) -> 
     schemas, components = msgspec.json.schema_components(
         [annotation for _, annotation in bodies], ref_template="#/components/schemas/{name}"
     )
+    for struct in _struct_types(annotation for _, annotation in bodies):
+        rules = getattr(struct, SCHEMA_RULES, None)
+        if rules and struct.__name__ in components:
+            components[struct.__name__] = {**components[struct.__name__], **rules}
     # plain JSON Schema dicts: Litestar renders dicts as they are
     for (media, _), schema in zip(bodies, schemas, strict=True):
         media.schema = cast(Schema, schema)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any, get_args, get_origin
 
 import httpx
+import jsonschema
 import msgspec
 import pytest
 from litestar import Litestar
@@ -276,3 +277,67 @@ async def test_the_swagger_ui_and_all_its_assets_are_served_by_keel(client: http
             assert served.status_code == 200, asset
             assert len(served.content) > 100, asset
         assert "SwaggerUIBundle" in r.text
+
+
+def _body_validator(document: dict[str, Any], component: str) -> jsonschema.Draft202012Validator:
+    root = {"$ref": f"#/components/schemas/{component}", "components": document["components"]}
+    return jsonschema.Draft202012Validator(root)
+
+
+async def _product(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    key = f"contract.{uuid.uuid4().hex[:8]}"
+    resource = {"key": key, "name": key, "kind": "numeric", "aggregation": "SUM"}
+    assert (
+        await client.post("/entitlements/resource-keys", json=resource, headers=headers)
+    ).status_code == 201
+    rules = [{"resource_key": key, "rule_type": "limit", "amount": 10}]
+    es = await client.post(
+        "/entitlements/sets", json={"key": key, "name": key, "rules": rules}, headers=headers
+    )
+    product = {"key": f"p-{uuid.uuid4().hex[:8]}", "name": "P", "entitlement_set_key": es.json()["key"]}
+    r = await client.post("/billing/products", json=product, headers=headers)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+COUPONS = [
+    {"percent_off_bp": 500},
+    {"amount_off": 100, "currency": "EUR"},
+    {},
+    {"amount_off": 100},
+    {"percent_off_bp": 500, "amount_off": 100, "currency": "EUR"},
+    {"percent_off_bp": 500, "amount_off": None},
+]
+PRICES = [
+    {"unit_amount": 100, "interval": "month"},
+    {"type": "one_time", "unit_amount": 100},
+    {"unit_amount": 100},
+    {"interval": "month"},
+    {"type": "one_time", "unit_amount": 100, "interval": "month"},
+    {"billing_scheme": "tiered", "interval": "month", "tiers_mode": "volume"},
+    {"billing_scheme": "tiered", "interval": "month", "tiers_mode": "volume", "tiers": [{"up_to": None}]},
+    {"usage_type": "metered", "unit_amount": 1, "interval": "month"},
+    {"usage_type": "metered", "unit_amount": 1, "interval": "month", "metered_resource_key": "k"},
+    {"unit_amount": 1, "interval": "month", "metered_resource_key": "k"},
+]
+
+
+async def test_either_or_fields_in_the_schema_agree_with_the_server(
+    document: dict[str, Any], client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    coupon_schema = _body_validator(document, "CreateCoupon")
+    for terms in COUPONS:
+        body = {"key": f"c-{uuid.uuid4().hex[:8]}", "name": "C", **terms}
+        r = await client.post("/billing/coupons", json=body, headers=admin_headers)
+        assert r.status_code == (201 if coupon_schema.is_valid(body) else 422), (terms, r.text)
+    price_schema = _body_validator(document, "CreatePrice")
+    product = await _product(client, admin_headers)
+    for terms in PRICES:
+        body = {"currency": "EUR", **terms}
+        r = await client.post(f"/billing/products/{product}/prices", json=body, headers=admin_headers)
+        assert r.status_code == (201 if price_schema.is_valid(body) else 422), (terms, r.text)
+    policy = _body_validator(document, "SetRetentionPolicy")
+    assert policy.is_valid({"org_id": str(uuid.uuid4()), "retention_days": 30})
+    assert policy.is_valid({"tier": "default", "retention_days": 30})
+    assert not policy.is_valid({"retention_days": 30})
+    assert not policy.is_valid({"org_id": str(uuid.uuid4()), "tier": "default", "retention_days": 30})
