@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from sqlalchemy import text
 
@@ -189,3 +190,27 @@ async def test_integer_query_parameters_still_parse(
         "/cooperative/allocations?fiscal_year=2025.0&currency=EUR&surplus=1000", headers=admin_headers
     )
     assert_names_field(r, 400, "fiscal_year", "query")
+
+
+async def test_a_decimal_sent_as_a_json_number_keeps_every_digit(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], org: str
+) -> None:
+    """Bodies are decoded straight into their types: a JSON number for a decimal is read from
+    its text, never through a float (which kept 17 significant digits of these 22)."""
+    r = await client.post(
+        f"/orgs/{org}/workspaces", json={"slug": unique("ws"), "name": "W"}, headers=admin_headers
+    )
+    workspace = r.json()["id"]
+    event_id = unique("exact")
+    event = {"event_id": event_id, "workspace": workspace, "resource_key": "k", "quantity": "QTY"}
+    raw = msgspec.json.encode({"events": [event]}).replace(b'"QTY"', b"1234567890.123456789012")
+    r = await client.post(
+        "/entitlements/usage-events",
+        params={"org_id": org},
+        content=raw,
+        headers={**admin_headers, "content-type": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    r = await client.get(f"/entitlements/orgs/{org}/usage-events", headers=admin_headers)
+    [stored] = [e for e in r.json()["items"] if e["event_id"] == event_id]
+    assert stored["quantity"] == "1234567890.123456789012"
