@@ -52,7 +52,13 @@ def decode_cursor(cursor: str, columns: Sequence[ColumnElement[Any]]) -> list[An
         for value, column in zip(values, columns, strict=True):
             _check_storable(value, column)
         return values
-    except (ValueError, msgspec.ValidationError, msgspec.DecodeError, NotImplementedError) as exc:
+    except (
+        ValueError,
+        msgspec.ValidationError,
+        msgspec.DecodeError,
+        NotImplementedError,
+        RecursionError,
+    ) as exc:
         raise InvalidRequest("the cursor is not valid", code="invalid_cursor") from exc
 
 

@@ -5,6 +5,7 @@ Everything goes through the real application and database."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -309,6 +310,13 @@ async def test_json_nested_100000_deep_is_400(
     )
     assert_problem(r, 400, "invalid_request")
     assert await usage_rows(runtime, tenant) == before
+
+
+async def test_a_cursor_nested_deep_is_400(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+    """Cursors are base64 JSON; one nested past the decoder's depth is a bad cursor, not a 500."""
+    cursor = base64.urlsafe_b64encode(b"[" * 20_000 + b"]" * 20_000).decode().rstrip("=")
+    r = await client.get("/identity/me/tokens", params={"cursor": cursor}, headers=admin_headers)
+    assert_problem(r, 400, "invalid_cursor")
 
 
 async def test_a_body_over_the_limit_is_413(
