@@ -2,9 +2,10 @@
 once in the app factory, derives from each route's facts what Litestar cannot know.
 
 - Every error is `application/problem+json` with the `Problem` schema (core.errors sends
-  nothing else), and each operation lists the statuses it can answer: 400 for any input,
-  413/415/422 for a body, 404 where it names a resource, 401/403 behind authentication,
-  409/422 for a write, 429 behind the rate limiter, 503 for anything that needs the database.
+  nothing else), and each operation lists the statuses it can answer: 400 for any request,
+  413/415/422 for a body, 404 where it names a resource or sits behind authentication (guards
+  hide what the caller may not see), 401/403/429 behind authentication, 409/422 for a write,
+  503 for anything that needs the database.
 - `Idempotency-Key` is a parameter wherever it is honoured (platform_core.http.idempotency).
 - Public routes carry no security requirement; `/metrics` is Prometheus text.
 - Request bodies are described by msgspec's JSON Schema, so they state what the decoder
@@ -45,7 +46,7 @@ from platform_core.http.idempotency import HEADER, MAX_KEY_LENGTH, REPLAYED_HEAD
 
 DOCS_PATH = "/schema"
 ASSETS_PATH = f"{DOCS_PATH}/assets"
-# routes that touch neither the database nor a credential: they answer 200 or not at all
+# routes that touch neither the database nor a credential: never a 503
 DEPENDENCY_FREE = ("/health", "/metrics")
 
 JSON = "application/json"
@@ -163,22 +164,19 @@ class _RouteFacts:
         ]
 
     def error_statuses(self) -> set[int]:
-        if self.path in DEPENDENCY_FREE:
-            return set()
-        statuses = {503}
-        has_input = self.has_body or bool(self.operation.parameters)
-        if has_input:
-            statuses |= {400, 404}
+        statuses = {400}  # any request: a NUL in the query or path is refused before routing
+        if self.path not in DEPENDENCY_FREE:
+            statuses.add(503)
+        if not self.public:  # guards answer 404 for what the credential may not see
+            statuses |= {401, 403, 404, 429}
+        if self.has_body or self.operation.parameters:  # names a resource; a value the database refuses
+            statuses |= {404, 422}
         if self.has_body:
             statuses |= {413, 415, 422}
-        if self.parameters_in("path"):
-            statuses |= {400, 404}
-        if not self.public:
-            statuses |= {401, 403, 429}
         if self.method not in ("GET", "HEAD"):
             statuses |= {409, 422}
         if honours_key(self.handler):
-            statuses |= {400, 409, 422}
+            statuses |= {409, 422}
         return statuses
 
 
