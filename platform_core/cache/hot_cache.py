@@ -27,6 +27,8 @@ import asyncpg
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from platform_core.core.outages import is_outage
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "keel_cache"
@@ -207,10 +209,14 @@ class HotCaches:
                         await asyncio.wait_for(lost.wait(), timeout=_PING_SECONDS)
                     if not lost.is_set():
                         await asyncio.wait_for(conn.execute("SELECT 1"), timeout=_PING_SECONDS)
+                log.warning("hot caches: invalidation listener lost; caches bypassed until it is back")
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("hot caches: invalidation listener lost; caches bypassed", exc_info=True)
+            except Exception as exc:
+                if is_outage(exc):  # the database is down or restarting: expected, and retried
+                    log.warning("hot caches: invalidation listener down (%r); caches bypassed", exc)
+                else:
+                    log.warning("hot caches: invalidation listener failed; caches bypassed", exc_info=True)
             finally:
                 self.coherent = False
                 self.clear()

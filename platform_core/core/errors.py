@@ -14,6 +14,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from platform_core.core.outages import RETRY_AFTER_SECONDS, is_outage
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -248,6 +250,18 @@ def _on_data_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
     )
 
 
+def _on_outage(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.warning("dependency unavailable at %s %s: %r", request.method, request.url.path, exc)
+    return problem_response(
+        503,
+        "service_unavailable",
+        "Service unavailable",
+        "a service this request needs is unavailable; retry shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        instance=request.url.path,
+    )
+
+
 def _on_asyncpg_data_error(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Response[Any]:
     if exc.sqlstate in CLIENT_DATA_SQLSTATES:
         return _on_data_error(request, exc)
@@ -255,6 +269,8 @@ def _on_asyncpg_data_error(request: Request[Any, Any, Any], exc: asyncpg.DataErr
 
 
 def _on_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if is_outage(exc):  # every handler ends here for what it does not know (see core.outages)
+        return _on_outage(request, exc)
     log.exception("unhandled error at %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(500, "internal_error", "Internal server error", instance=request.url.path)
 

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, event, func
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -57,13 +58,30 @@ def asyncpg_dsn(url: str) -> str:
 
 
 def create_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
-    return create_async_engine(
+    """The async engine. Its pool never hands out a connection the server has closed (see
+    `_refuse_closed`), so after a database restart requests recover without anyone calling
+    `/ready` or restarting the process."""
+    kwargs.setdefault("max_overflow", pool_size)
+    engine = create_async_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=False,
+        pool_pre_ping=False,  # a round trip per checkout; `_refuse_closed` costs no I/O
         **kwargs,
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    return engine
+
+
+def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Pool checkout hook: replace a connection asyncpg already knows is closed.
+
+    The hot paths talk to asyncpg directly (`driver_of`), so when the server goes away under
+    them SQLAlchemy never sees the error and would check the dead connection back in and hand
+    it out forever. asyncpg marks a connection closed as soon as its socket reports the loss
+    (a restart closes every socket at once), so reading that flag here is enough: raising
+    DisconnectionError makes the pool discard the connection and open a fresh one."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the database closed this connection")
 
 
 def create_sessionmaker(

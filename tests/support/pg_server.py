@@ -5,6 +5,7 @@ cluster belongs to (and runs as) the `postgres` user."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -70,13 +71,17 @@ class PgServer:
         )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
 
-    def stop(self, mode: str = "fast") -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+    def stop(self, mode: str = "fast", *, wait: bool = True) -> None:
+        """`smart` without `wait` only begins the shutdown: sessions already open go on, new
+        connections are refused with 57P03 until the last one ends and the server stops."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w" if wait else "-W", "stop")
 
     def restart(self, mode: str = "immediate") -> None:
         """`immediate` kills every backend without a clean shutdown, as a crash would; the
-        server then recovers from its WAL before it accepts connections again."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "restart")
+        server then recovers from its WAL before it accepts connections again. (Not `pg_ctl
+        restart`: it forgets `-l`, and the new server would write to our pipe.)"""
+        self.stop(mode)
+        self.start()
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -94,8 +99,6 @@ def pg_server() -> Iterator[PgServer]:
         server.start()
         yield server
     finally:
-        try:
+        with contextlib.suppress(subprocess.SubprocessError):  # never started, or already down
             server.stop("immediate")
-        except subprocess.SubprocessError:
-            pass  # never started, or already down
         shutil.rmtree(root, ignore_errors=True)
