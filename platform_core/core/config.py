@@ -33,6 +33,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # request bodies larger than this answer 413; 4 MiB fits a batch of 1,000 usage events of
     # up to ~4 KiB each (the batch with the longest ids and no properties is ~0.5 MiB)
     max_body_bytes: int = 4 * 1024 * 1024
+    # Redis never delays an answer: after-commit drain nudges give up after this long (the
+    # sweep delivers instead), rate limiting too, failing open (allow) or closed (503)
+    nudge_timeout_seconds: float = 0.25
+    rate_limit_timeout_seconds: float = 0.25
+    rate_limit_fail_open: bool = True
+    ready_check_timeout_seconds: float = 1.0  # each check of GET /ready
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None

@@ -3,7 +3,6 @@ problem+json errors, health/readiness/metrics and OpenAPI at /schema."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -16,9 +15,8 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 from litestar.types import ASGIApp
-from sqlalchemy import text
 
-from platform_core.core.errors import EXCEPTION_HANDLERS, problem_response
+from platform_core.core.errors import EXCEPTION_HANDLERS
 from platform_core.core.principal import Principal
 from platform_core.http.auth import BearerAuthMiddleware, adopt_request_session
 from platform_core.http.fast_lane import FastLane
@@ -29,6 +27,7 @@ from platform_core.http.json_body import JSONRequest
 from platform_core.http.metrics import RequestMetricsMiddleware, RequestsInProgressMiddleware
 from platform_core.http.openapi import document, swagger_ui, swagger_ui_assets
 from platform_core.http.options import OptionsAllow, allowed_methods
+from platform_core.http.readiness import ready
 from platform_core.http.request_id import RequestIdMiddleware
 from platform_core.http.strict_signature import make_signatures_strict
 from platform_core.http.tracing import traced
@@ -77,28 +76,6 @@ def provide_principal(request: Request[Any, Any, Any]) -> Principal:
 @get("/health", tags=["ops"], summary="Liveness: the process answers")
 async def health() -> dict[str, str]:
     return {"status": "ok"}
-
-
-@get("/ready", tags=["ops"], summary="Readiness: database and broker reachable")
-async def ready(state: State) -> Any:
-    runtime = runtime_of(state)
-    checks: dict[str, str] = {}
-    try:
-        async with runtime.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"error: {type(exc).__name__}"
-    try:
-        await asyncio.wait_for(asyncio.to_thread(runtime.broker.client.ping), timeout=2)
-        checks["broker"] = "ok"
-    except Exception as exc:
-        checks["broker"] = f"error: {type(exc).__name__}"
-    if all(v == "ok" for v in checks.values()):
-        return {"status": "ready", "checks": checks}
-    response = problem_response(503, "not_ready", "Service not ready", "a dependency is unreachable")
-    response.content["checks"] = checks
-    return response
 
 
 def create_app(runtime: Runtime, *, debug: bool = False) -> Litestar:

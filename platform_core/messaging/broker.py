@@ -1,16 +1,18 @@
 """The Dramatiq broker (Redis) and the actors that drain every module's outbox.
 
 Messages carry only the relay's name — the *id* of work, never the object. An after-commit
-nudge makes delivery prompt; a `Ticker` middleware re-sends every relay's drain message
-periodically from each worker, so a lost nudge only delays delivery. Another ticker sends the
-scheduled-jobs tick (`platform_core.messaging.scheduler`)."""
+nudge (`platform_core.messaging.nudges`) makes delivery prompt; the worker's `Ticker` middleware
+re-sends every relay's drain message periodically, so a lost nudge only delays delivery. The
+same ticker sends the scheduled-jobs tick (`platform_core.messaging.scheduler`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +20,9 @@ import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware
+from redis.exceptions import RedisError
 
+from platform_core.core.log_throttle import ThrottledWarning
 from platform_core.messaging.outbox import OutboxRelay, OutboxRelaySpec, RelayTuning
 from platform_core.messaging.scheduler import Scheduler
 
@@ -31,20 +35,31 @@ def drain_actor_name(relay_name: str) -> str:
     return DRAIN_ACTOR_PREFIX + relay_name
 
 
-class Ticker(Middleware):
-    """While a worker runs, sends one message to each of `actor_names` every `interval` seconds
-    (the outbox sweep re-sends every relay's drain; the job tick lets due jobs be claimed)."""
+@dataclass(frozen=True)
+class TickSchedule:
+    """Send one message to each of `actor_names` every `interval` seconds."""
 
-    def __init__(self, name: str, actor_names: Sequence[str], interval: float) -> None:
-        self.name = name
-        self.actor_names = list(actor_names)
-        self.interval = interval
+    name: str
+    actor_names: Sequence[str]
+    interval: float
+
+
+class Ticker(Middleware):
+    """While a worker runs, one thread sends the messages of every schedule when due (the outbox
+    sweep re-sends every relay's drain; the job tick lets due jobs be claimed). One middleware
+    for all schedules: Dramatiq warns when a middleware type is added twice."""
+
+    def __init__(self, schedules: Sequence[TickSchedule]) -> None:
+        self.schedules = list(schedules)
+        self._outages = ThrottledWarning(log)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        if not self.schedules:
+            return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, args=(broker,), name=self.name, daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(broker,), name="keel-ticker", daemon=True)
         self._thread.start()
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
@@ -53,12 +68,23 @@ class Ticker(Middleware):
             self._thread.join(timeout=5)
 
     def _run(self, broker: dramatiq.Broker) -> None:
-        while not self._stop.wait(self.interval):
-            for actor_name in self.actor_names:
-                try:
-                    broker.get_actor(actor_name).send()
-                except Exception:
-                    log.exception("%s could not enqueue %s", self.name, actor_name)
+        due = [time.monotonic() + schedule.interval for schedule in self.schedules]
+        while not self._stop.wait(max(0.0, min(due) - time.monotonic())):
+            for i, schedule in enumerate(self.schedules):
+                if due[i] <= time.monotonic():
+                    self._send(broker, schedule)
+                    due[i] = time.monotonic() + schedule.interval
+
+    def _send(self, broker: dramatiq.Broker, schedule: TickSchedule) -> None:
+        for actor_name in schedule.actor_names:
+            try:
+                broker.get_actor(actor_name).send()
+            except RedisError as exc:
+                self._outages.warning(
+                    "%s could not enqueue %s (%s)", schedule.name, actor_name, type(exc).__name__
+                )
+            except Exception:
+                log.exception("%s could not enqueue %s", schedule.name, actor_name)
 
 
 def create_broker(redis_url: str, *, namespace: str = "keel") -> RedisBroker:
@@ -93,17 +119,19 @@ class EngineProvider:
             await engine.dispose()
 
 
-class EngineDisposer(Middleware):
-    """Closes the worker event loop's connections when a worker stops. Declared after AsyncIO,
-    so its `after_worker_shutdown` runs first, while that loop still runs."""
+class WorkerLoopCloser(Middleware):
+    """Closes what belongs to the worker's event loop (database engine, Redis clients) when a
+    worker stops. Added after AsyncIO, so its `after_worker_shutdown` runs first, while that
+    loop still runs."""
 
-    def __init__(self, engines: EngineProvider) -> None:
-        self.engines = engines
+    def __init__(self, closers: Sequence[Callable[[], Awaitable[None]]]) -> None:
+        self.closers = list(closers)
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         loop_thread = get_event_loop_thread()
         if loop_thread is not None:
-            loop_thread.run_coroutine(self.engines.dispose_current())
+            for close in self.closers:
+                loop_thread.run_coroutine(close())
 
 
 def declare_drain_actors(
@@ -114,8 +142,6 @@ def declare_drain_actors(
     *,
     time_budget_seconds: float = 10.0,
 ) -> None:
-    if not any(isinstance(m, EngineDisposer) for m in broker.middleware):
-        broker.add_middleware(EngineDisposer(engines))
     for spec in relays:
 
         async def drain(spec: OutboxRelaySpec = spec) -> None:
@@ -138,7 +164,7 @@ JOB_TICK_ACTOR = "scheduler.tick"
 def declare_job_tick_actor(
     broker: dramatiq.Broker, scheduler_of: Callable[[], Scheduler], *, time_limit: timedelta
 ) -> None:
-    """The actor a job `Ticker` sends to: claims and runs the due jobs on this worker's loop."""
+    """The actor the `Ticker`'s job schedule sends to: claims and runs the due jobs on this worker's loop."""
 
     async def tick() -> None:
         await scheduler_of().run_due()
@@ -152,9 +178,3 @@ def declare_job_tick_actor(
             time_limit=int(time_limit.total_seconds() * 1000),
         )
         declare(tick)
-
-
-async def nudge(broker: dramatiq.Broker, relay_name: str) -> None:
-    """Ask a worker to drain `relay_name` now (called after commit; never inside a transaction)."""
-    actor = broker.get_actor(drain_actor_name(relay_name))
-    await asyncio.to_thread(actor.send)

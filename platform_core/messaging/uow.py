@@ -24,7 +24,7 @@ from platform_core.messaging.events import SYSTEM_ACTOR, Event, Subject
 log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None] | None]
-DrainRequester = Callable[[str], Awaitable[None]]
+DrainRequester = Callable[[str], None]  # schedules a nudge and returns at once; never awaited
 
 _NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :payload)")
 
@@ -111,7 +111,9 @@ class UnitOfWork:
             )
 
     def request_drain(self, relay_name: str) -> None:
-        """Nudge the workers to drain `relay_name`'s outbox once this transaction commits."""
+        """Nudge the workers to drain `relay_name`'s outbox once this transaction commits. The
+        nudge is sent in the background: a slow or frozen Redis never delays the commit or the
+        answer, and the workers' periodic sweep delivers if the nudge is lost."""
         requester = self._drain_requester
         if requester is not None:
             self.after_commit(f"drain:{relay_name}", lambda: requester(relay_name))
@@ -124,7 +126,7 @@ class UnitOfWork:
                 result = hook()
                 if result is not None:
                     await result
-            except Exception:  # a lost nudge is repaired by the periodic sweep
+            except Exception:  # the transaction is durable; a failed hook must not undo the answer
                 log.exception("after-commit hook %s failed", key)
 
     async def rollback(self) -> None:

@@ -16,12 +16,13 @@ from platform_core.cache.hot_cache import SESSION_INFO_KEY, HotCaches
 from platform_core.core.config import Settings
 from platform_core.messaging.broker import (
     EngineProvider,
+    WorkerLoopCloser,
     create_broker,
     declare_drain_actors,
     declare_job_tick_actor,
-    nudge,
 )
 from platform_core.messaging.idempotency_keys import PURGE_EXPIRED_KEYS
+from platform_core.messaging.nudges import DrainNudger
 from platform_core.messaging.outbox import OutboxRelaySpec, RelayTuning
 from platform_core.messaging.scheduler import ScheduledJob, Scheduler
 from platform_core.messaging.uow import EventBus, UnitOfWorkFactory
@@ -87,6 +88,9 @@ class Runtime:
         self.broker: RedisBroker = create_broker(settings.redis_url)
         self.tuning = relay_tuning(settings)
         self.engines = EngineProvider(settings.database_url, settings.db_pool_size)
+        self.nudger = DrainNudger(self.broker, settings.redis_url, timeout=settings.nudge_timeout_seconds)
+        closers = [self.engines.dispose_current, self.nudger.close_current_loop]
+        self.broker.add_middleware(WorkerLoopCloser(closers))
         declare_drain_actors(self.broker, self.registry.relays, self.engines, self.tuning)
         self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         self.caches = HotCaches(asyncpg_dsn(settings.database_url))
@@ -95,6 +99,7 @@ class Runtime:
             self.sessionmaker, self.registry.bus, self._request_drain, settings, self.caches
         )
         self._redis: Redis | None = None
+        self._rate_limiter: RateLimiter | None = None
         self.scheduler = Scheduler(self.registry.jobs, self.uow)
         self._worker_schedulers: dict[AsyncEngine, Scheduler] = {}
         if self.registry.jobs:
@@ -110,7 +115,13 @@ class Runtime:
 
     @property
     def rate_limiter(self) -> RateLimiter:
-        return RateLimiter(self.redis)
+        if self._rate_limiter is None:
+            self._rate_limiter = RateLimiter(
+                self.redis,
+                timeout_seconds=self.settings.rate_limit_timeout_seconds,
+                fail_open=self.settings.rate_limit_fail_open,
+            )
+        return self._rate_limiter
 
     def _worker_scheduler(self) -> Scheduler:
         """The scheduler for the running worker loop: its own engine, and no hot caches (they
@@ -124,12 +135,14 @@ class Runtime:
             scheduler = self._worker_schedulers[engine] = Scheduler(self.registry.jobs, uows)
         return scheduler
 
-    async def _request_drain(self, relay_name: str) -> None:
-        await nudge(self.broker, relay_name)
+    def _request_drain(self, relay_name: str) -> None:
+        self.nudger.request(relay_name)
 
     async def dispose(self) -> None:
+        await self.nudger.close_current_loop()
         await self.caches.close()
         await self.engine.dispose()
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
+            self._rate_limiter = None

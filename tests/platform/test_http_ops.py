@@ -1,57 +1,17 @@
-"""Operational endpoints: liveness, readiness (with a real broken dependency), Prometheus
-metrics and the OpenAPI document."""
+"""Operational endpoints: liveness, Prometheus metrics and the OpenAPI document (readiness:
+test_ready.py)."""
 
 from __future__ import annotations
 
 import re
-import socket
-from collections.abc import AsyncIterator
 
 import httpx
-import msgspec
-import pytest
-
-from modules.composition import build_runtime
-from platform_core.core.config import Settings
-from platform_core.http.app import create_app
-from tests.platform.test_http_errors import assert_problem
 
 
 async def test_health(client: httpx.AsyncClient) -> None:
     r = await client.get("/health")
     assert r.status_code == 200
     assert r.json() == {"status": "ok"}
-
-
-async def test_ready_checks_database_and_broker(client: httpx.AsyncClient) -> None:
-    r = await client.get("/ready")
-    assert r.status_code == 200, r.text
-    assert r.json() == {"status": "ready", "checks": {"database": "ok", "broker": "ok"}}
-
-
-def closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port  # nothing listens once the socket is closed
-
-
-@pytest.fixture
-async def broker_down_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    broken = msgspec.structs.replace(settings, redis_url=f"redis://127.0.0.1:{closed_port()}/0")
-    runtime = build_runtime(broken)
-    transport = httpx.ASGITransport(app=create_app(runtime), raise_app_exceptions=False)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://keel.test") as c:
-        yield c
-    await runtime.dispose()
-
-
-async def test_ready_is_503_when_the_broker_is_unreachable(broker_down_client: httpx.AsyncClient) -> None:
-    body = assert_problem(await broker_down_client.get("/ready"), 503, "not_ready")
-    assert body["checks"]["database"] == "ok"
-    assert body["checks"]["broker"].startswith("error")
-    # liveness does not depend on the broker
-    assert (await broker_down_client.get("/health")).status_code == 200
 
 
 def request_count(metrics: str, method: str, path: str, status: int) -> float:
