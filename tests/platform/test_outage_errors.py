@@ -9,8 +9,6 @@ and a real Redis client."""
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,9 +25,13 @@ from sqlalchemy import text
 
 from migrations import KEEL_MIGRATIONS
 from platform_core.core.errors import EXCEPTION_HANDLERS
+from platform_core.http.fast_lane import FastLane
 from platform_core.persistence.db import asyncpg_dsn, create_engine
+from platform_core.runtime.module import FastRequest
 from tests.support.keel_stack import KeelStack, hot_path_calls, keel_stack
 from tests.support.pg_server import PgServer, available, free_port, pg_server
+from tests.support.redis_server import RedisServer, redis_server
+from tests.support.redis_server import available as redis_available
 
 needs_pg = pytest.mark.skipif(not available(), reason="needs PostgreSQL 15's server binaries")
 
@@ -103,6 +105,29 @@ async def test_a_database_shutting_down_answers_503(stack: KeelStack, server: Pg
         assert (await call()).status_code == 200, kind
 
 
+@needs_pg
+async def test_the_fast_lane_hands_any_failure_to_the_full_route(
+    stack: KeelStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check = (await hot_path_calls(stack))["check"]
+    answered = (await check()).json()  # now the token and the row are cached
+    lane: Any = stack.app.asgi_handler
+    while not isinstance(lane, FastLane):  # under whatever wraps it (request ids, tracing)
+        lane = lane.app
+
+    tried: list[FastRequest] = []
+
+    async def failing(request: FastRequest) -> bytes:
+        tried.append(request)
+        raise ConnectionResetError("whatever the lane met")
+
+    monkeypatch.setitem(lane.routes, "/entitlements/check", failing)
+    response = await check()
+    assert tried  # the lane took the request
+    assert response.status_code == 200  # answered by the full route
+    assert response.json() == answered
+
+
 def app_with(*handlers: Any) -> httpx.AsyncClient:
     app = Litestar(route_handlers=list(handlers), exception_handlers=EXCEPTION_HANDLERS)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://keel.test")
@@ -134,30 +159,17 @@ def redis_client(port: int) -> redis.asyncio.Redis:
     )
 
 
-def _answers(port: int) -> bool:
-    return subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode == 0
-
-
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        yield process, port
-    finally:
-        process.send_signal(signal.SIGCONT)
-        process.kill()
-        process.wait()
+def private_redis() -> Iterator[RedisServer]:
+    if not redis_available():
+        pytest.skip("needs the redis-server binary")
+    with redis_server() as private:
+        yield private
 
 
-async def test_redis_down_or_frozen_answers_503_where_a_route_needs_it(
-    redis_server: tuple[subprocess.Popen[bytes], int],
-) -> None:
-    process, port = redis_server
-    live, gone = redis_client(port), redis_client(free_port())
+async def test_redis_down_or_frozen_answers_503_where_a_route_needs_it(private_redis: RedisServer) -> None:
+    private = private_redis
+    live, gone = redis_client(private.port), redis_client(free_port())
 
     @get("/live")
     async def ping_live() -> bool:
@@ -169,12 +181,11 @@ async def test_redis_down_or_frozen_answers_503_where_a_route_needs_it(
 
     try:
         async with app_with(ping_live, ping_gone) as client:
-            await wait_for(lambda: _answers(port))
             assert (await client.get("/live")).status_code == 200
             assert_outage_answer(await client.get("/gone"))  # connection refused
-            process.send_signal(signal.SIGSTOP)  # frozen: accepts nothing, answers nothing
+            private.freeze()  # accepts connections, answers nothing
             assert_outage_answer(await client.get("/live"))  # timeout
-            process.send_signal(signal.SIGCONT)
+            private.thaw()
             await live.connection_pool.disconnect()
             assert (await client.get("/live")).status_code == 200
     finally:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from litestar import Litestar
 
 from modules.composition import build_runtime
 from modules.identity import api as identity_api
@@ -23,6 +24,7 @@ from tests.entitlements.conftest import World, event
 @dataclass
 class KeelStack:
     runtime: Runtime
+    app: Litestar
     client: httpx.AsyncClient
     headers: dict[str, str]  # an operator's bearer token
 
@@ -44,11 +46,10 @@ async def keel_stack(database_url: str, redis_url: str, data_dir: Path) -> Async
             issued = await identity_api.issue_token(
                 uow, person_id=person.id, name="operator", scopes=[PLATFORM_ADMIN_SCOPE, "*"]
             )
-        transport = httpx.ASGITransport(
-            app=create_app(runtime), raise_app_exceptions=False, client=("127.0.0.1", 40000)
-        )
+        app = create_app(runtime)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=("127.0.0.1", 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://keel.test") as client:
-            yield KeelStack(runtime, client, {"Authorization": f"Bearer {issued.token}"})
+            yield KeelStack(runtime, app, client, {"Authorization": f"Bearer {issued.token}"})
     finally:
         await runtime.dispose()
 
