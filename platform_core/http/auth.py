@@ -210,10 +210,12 @@ def scope_allows(principal: Principal, permission: str) -> bool:
     )
 
 
-def requires(permission: str) -> Guard:
+def requires(permission: str, *, platform_scope: bool = False) -> Guard:
     """Route guard: the principal must hold `permission` (RBAC via the registered authorizer)
     in the organization/workspace named by the route's `org_id`/`workspace_id` path params.
-    A principal with no standing in that organization gets 404, never a hint that it exists."""
+    A principal with no standing in that organization gets 404, never a hint that it exists.
+    `platform_scope`: only a platform-scope grant counts (operators), even on a route under
+    an organization, whose own roles (e.g. `billing.*:*`) must not grant it."""
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal = connection.scope.get("user")
@@ -228,7 +230,7 @@ def requires(permission: str) -> Guard:
                 code="insufficient_scope",
                 headers={"WWW-Authenticate": challenge},
             )
-        org_id, workspace_id = _scope_ids(connection)
+        org_id, workspace_id = (None, None) if platform_scope else _scope_ids(connection)
         registry: Registry = connection.app.state.runtime.registry
         authorizer = registry.authorizer
         if authorizer is None:
