@@ -232,3 +232,113 @@ class PromotionCodeDTO(msgspec.Struct, frozen=True, kw_only=True):
     max_redemptions: int | None
     times_redeemed: int
     expires_at: datetime | None
+
+
+# Refunds (after Stripe's Refund object). `billing.refund.created` asks the payment's
+# provider to return the money (integration's provider relay acts on it; nothing for `manual`,
+# where an operator confirms); `billing.refund.updated` reports every later status change.
+RefundReason = Literal["duplicate", "fraudulent", "requested_by_customer"]
+RefundStatus = Literal["pending", "requires_action", "succeeded", "failed", "canceled"]
+
+REFUND_CREATED = "billing.refund.created"
+REFUND_UPDATED = "billing.refund.updated"
+
+
+class RefundDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """A refund of (part of) a payment; also the data of `billing.refund.*` events (the
+    subject is the refund). The provider is asked with `metadata.keel_refund_id = id`."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID | None
+    account_id: uuid.UUID | None
+    payment_id: uuid.UUID
+    invoice_id: uuid.UUID | None
+    credit_note_id: uuid.UUID | None
+    provider: str
+    provider_payment_id: str
+    provider_refund_id: str | None
+    amount: int
+    currency: str
+    reason: RefundReason | None
+    status: RefundStatus
+    previous_status: RefundStatus | None = None  # on `billing.refund.updated`
+    failure_reason: str | None
+    created_at: datetime
+
+
+# Credit notes (after Stripe's CreditNote): a finalized invoice's correction. Its `amount`
+# goes out as `pre_payment_amount` (off an open invoice's amount_due), `refund_amount` (a
+# refund of the invoice's payment) and `credit_amount` (credit for the next invoice).
+CreditNoteReason = Literal["duplicate", "fraudulent", "order_change", "product_unsatisfactory"]
+CreditNoteStatus = Literal["issued", "void"]
+
+CREDIT_NOTE_CREATED = "billing.credit_note.created"
+CREDIT_NOTE_VOIDED = "billing.credit_note.voided"
+
+
+class CreditNoteLineDTO(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    invoice_line_id: uuid.UUID | None  # None: an amount not tied to a line
+    description: str
+    quantity: int | None
+    amount: int
+
+
+class CreditNoteDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """Also the data of `billing.credit_note.*` events (the subject is the credit note).
+    `invoice_paid`: whether the invoice was paid when the note was issued (its refunded and
+    credited parts are then negative patronage)."""
+
+    id: uuid.UUID
+    number: str
+    org_id: uuid.UUID
+    account_id: uuid.UUID
+    invoice_id: uuid.UUID
+    invoice_paid: bool
+    status: CreditNoteStatus
+    currency: str
+    reason: CreditNoteReason
+    memo: str | None
+    amount: int
+    pre_payment_amount: int
+    refund_amount: int
+    credit_amount: int
+    refund_id: uuid.UUID | None
+    lines: list[CreditNoteLineDTO]
+    created_at: datetime
+    voided_at: datetime | None
+
+
+# Disputes (after Stripe's Dispute), projected from Stripe's `charge.dispute.*` events.
+DisputeStatus = Literal[
+    "warning_needs_response", "warning_under_review", "warning_closed", "needs_response",
+    "under_review", "won", "lost",
+]  # fmt: skip
+
+DISPUTE_CREATED = "billing.dispute.created"
+DISPUTE_UPDATED = "billing.dispute.updated"
+DISPUTE_CLOSED = "billing.dispute.closed"
+
+
+class DisputeDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """Also the data of `billing.dispute.*` events (the subject is the dispute). A `lost`
+    dispute counts like a refund of `amount`."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID | None
+    account_id: uuid.UUID | None
+    payment_id: uuid.UUID | None  # None: a charge Keel has no payment for
+    invoice_id: uuid.UUID | None
+    provider: str
+    provider_dispute_id: str
+    provider_charge_id: str | None
+    provider_payment_id: str | None
+    amount: int
+    currency: str
+    reason: str
+    status: DisputeStatus
+    evidence_due_by: datetime | None
+    funds_withdrawn_at: datetime | None
+    funds_reinstated_at: datetime | None
+    closed_at: datetime | None
+    created_at: datetime
