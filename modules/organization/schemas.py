@@ -120,3 +120,10 @@ class AuthzCheck(Body):
     principal_id: uuid.UUID
     permission: Permission
     workspace_id: uuid.UUID | None = None
+
+
+class AuthzAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """`reason` is `no_standing` when the principal has nothing to do with the organization."""
+
+    allowed: bool
+    reason: str

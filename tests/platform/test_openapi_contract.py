@@ -25,6 +25,7 @@ from platform_core.http.idempotency import HEADER, honours_key
 ERROR_STATUSES = {400, 401, 403, 404, 409, 413, 415, 422, 429, 503}
 PUBLIC = {"/health", "/ready", "/metrics", "/integration/webhooks/{provider}"}
 METHODS = ("get", "put", "post", "delete", "patch")
+UNTYPED_OBJECT = {"additionalProperties": {}, "type": "object"}  # what Litestar makes of dict[str, Any]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_every_success_with_a_body_documents_its_schema(document: dict[str, Any]
         for status, response in op["responses"].items()
         if status.startswith("2")
         for media in (response.get("content") or {}).values()
-        if not media.get("schema")
+        if media.get("schema") in (None, {}, UNTYPED_OBJECT)
     ]
     assert not empty, f"success responses without a schema: {empty}"
 

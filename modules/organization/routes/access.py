@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
@@ -12,7 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from modules.organization import permissions as perms
 from modules.organization.contracts import AuthzDecision, RoleAssignmentDTO, RoleDTO
 from modules.organization.routes.params import Cursor, Limit
-from modules.organization.schemas import AuthzCheck, CreateAssignment, CreateRole, UpdateRole
+from modules.organization.schemas import AuthzAnswer, AuthzCheck, CreateAssignment, CreateRole, UpdateRole
 from modules.organization.services import assignments, authz, roles
 from platform_core.http import idempotency
 from platform_core.http.auth import requires
@@ -152,7 +151,7 @@ class AuthzController(Controller):
     )
     async def check(
         self, org_id: FromPath[uuid.UUID], data: JSONBody[AuthzCheck], uow: NamedDependency[UnitOfWork]
-    ) -> dict[str, Any]:
+    ) -> AuthzAnswer:
         decision: AuthzDecision = await authz.evaluate(
             uow.session,
             principal_type=data.principal_type,
@@ -163,4 +162,4 @@ class AuthzController(Controller):
         )
         # without standing the precise reason could reveal another organization's principals
         reason = decision.reason if decision.standing else "no_standing"
-        return {"allowed": decision.allowed, "reason": reason}
+        return AuthzAnswer(allowed=decision.allowed, reason=reason)
