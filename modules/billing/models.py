@@ -248,8 +248,15 @@ class Invoice(Timestamped, Base):
         CheckConstraint("(status = 'draft') = (number IS NULL)", name="numbered_when_final"),
         CheckConstraint("(status = 'draft') = (finalized_at IS NULL)", name="finalized_when_final"),
         CheckConstraint("total = subtotal - discount_total", name="total"),
-        CheckConstraint("amount_due = total - credit_applied AND amount_due >= 0", name="amount_due"),
+        # credit notes may take up to `amount_credited` off what is due (billing_0020_refunds)
+        CheckConstraint(
+            "amount_due >= 0 AND amount_due <= total - credit_applied"
+            " AND amount_due >= total - credit_applied - amount_credited",
+            name="amount_due",
+        ),
         CheckConstraint("amount_paid >= 0 AND amount_paid <= amount_due", name="amount_paid"),
+        CheckConstraint("amount_refunded BETWEEN 0 AND amount_paid", name="amount_refunded"),
+        CheckConstraint("amount_credited BETWEEN 0 AND total", name="amount_credited"),
         Index("ix_invoices_org_id_id", "org_id", "id"),
         {"schema": SCHEMA},
     )
@@ -273,6 +280,8 @@ class Invoice(Timestamped, Base):
     total: Mapped[int] = mapped_column(BigInteger, server_default="0")
     amount_due: Mapped[int] = mapped_column(BigInteger, server_default="0")
     amount_paid: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    amount_refunded: Mapped[int] = mapped_column(BigInteger, server_default="0")  # pending + succeeded
+    amount_credited: Mapped[int] = mapped_column(BigInteger, server_default="0")  # issued credit notes
     due_date: Mapped[datetime | None]
     finalized_at: Mapped[datetime | None]
     paid_at: Mapped[datetime | None]
@@ -437,3 +446,176 @@ class Discount(Base):
     periods_remaining: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     ended_at: Mapped[datetime | None]
+
+
+REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+REFUND_STATUSES = ("pending", "requires_action", "succeeded", "failed", "canceled")
+
+
+class Refund(Timestamped, Base):
+    """Money returned from a payment. Pending and succeeded refunds count against the payment
+    (their sum never exceeds it: checked under the payment's row lock); `provider_refund_id` is
+    learnt from the provider's answer (unique: a redelivered event records nothing twice)."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_refund_id"),
+        CheckConstraint(CURRENCY_CHECK, name="currency"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(f"reason IS NULL OR reason IN {REFUND_REASONS}", name="reason"),
+        CheckConstraint(f"status IN {REFUND_STATUSES}", name="status"),
+        Index("ix_refunds_org_id_id", "org_id", "id"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey(ORG_FK, ondelete="RESTRICT"))
+    account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.billing_accounts.id", ondelete="RESTRICT")
+    )
+    payment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.payments.id", ondelete="RESTRICT"), index=True
+    )
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.invoices.id", ondelete="RESTRICT")
+    )
+    credit_note_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.credit_notes.id", ondelete="RESTRICT")
+    )
+    provider: Mapped[str] = mapped_column(Text)
+    provider_refund_id: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(Text)
+
+
+CREDIT_NOTE_REASONS = ("duplicate", "fraudulent", "order_change", "product_unsatisfactory")
+
+
+class CreditNote(Base):
+    """A correction of a finalized invoice, numbered from its own gapless sequence and
+    immutable once issued (a trigger lets only `status` and `voided_at` move, issued -> void).
+    `amount` = `pre_payment_amount` (off an open invoice's amount_due) + `refund_amount` +
+    `credit_amount` (a pending credit for the next invoice, `pending_charge_id`)."""
+
+    __tablename__ = "credit_notes"
+    __table_args__ = (
+        CheckConstraint(CURRENCY_CHECK, name="currency"),
+        CheckConstraint(f"reason IN {CREDIT_NOTE_REASONS}", name="reason"),
+        CheckConstraint("status IN ('issued', 'void')", name="status"),
+        CheckConstraint("(status = 'void') = (voided_at IS NOT NULL)", name="voided_when_void"),
+        CheckConstraint(
+            "amount > 0 AND pre_payment_amount >= 0 AND refund_amount >= 0 AND credit_amount >= 0"
+            " AND amount = pre_payment_amount + refund_amount + credit_amount",
+            name="amounts",
+        ),
+        Index("ix_credit_notes_org_id_id", "org_id", "id"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    number: Mapped[str] = mapped_column(Text, unique=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="RESTRICT"))
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.billing_accounts.id", ondelete="RESTRICT")
+    )
+    invoice_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.invoices.id", ondelete="RESTRICT"), index=True
+    )
+    invoice_paid: Mapped[bool]
+    status: Mapped[str] = mapped_column(Text, server_default="issued")
+    currency: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    memo: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    pre_payment_amount: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    refund_amount: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    credit_amount: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    pending_charge_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.pending_charges.id", ondelete="RESTRICT")
+    )
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    voided_at: Mapped[datetime | None]
+
+
+class CreditNoteLine(Base):
+    """Append-only (a trigger rejects UPDATE and DELETE)."""
+
+    __tablename__ = "credit_note_lines"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("quantity IS NULL OR quantity >= 1", name="quantity"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    credit_note_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.credit_notes.id", ondelete="RESTRICT"), index=True
+    )
+    invoice_line_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.invoice_line_items.id", ondelete="RESTRICT"), index=True
+    )
+    description: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class CreditNoteNumberSequence(Base):
+    """The next credit note number of an issuer: the invoices' mechanism (a row lock taken by
+    the issuing transaction, so numbers are gapless)."""
+
+    __tablename__ = "credit_note_number_sequences"
+    __table_args__ = (CheckConstraint("next_number >= 1", name="next_number"), {"schema": SCHEMA})
+
+    issuer: Mapped[str] = mapped_column(Text, primary_key=True)
+    prefix: Mapped[str] = mapped_column(Text)
+    next_number: Mapped[int] = mapped_column(BigInteger, server_default="1")
+
+
+DISPUTE_STATUSES = (
+    "warning_needs_response", "warning_under_review", "warning_closed", "needs_response",
+    "under_review", "won", "lost",
+)  # fmt: skip
+
+
+class Dispute(Timestamped, Base):
+    """A chargeback as the provider reports it (Stripe's `charge.dispute.*`), unique per
+    provider id; `payment_id` is the payment whose intent was disputed, when Keel has it."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_dispute_id"),
+        CheckConstraint(CURRENCY_CHECK, name="currency"),
+        CheckConstraint("amount >= 0", name="amount"),
+        CheckConstraint(f"status IN {DISPUTE_STATUSES}", name="status"),
+        Index("ix_disputes_org_id_id", "org_id", "id"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey(ORG_FK, ondelete="RESTRICT"))
+    account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.billing_accounts.id", ondelete="RESTRICT")
+    )
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.payments.id", ondelete="RESTRICT"), index=True
+    )
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.invoices.id", ondelete="RESTRICT")
+    )
+    provider: Mapped[str] = mapped_column(Text)
+    provider_dispute_id: Mapped[str] = mapped_column(Text)
+    provider_charge_id: Mapped[str | None] = mapped_column(Text)
+    provider_payment_id: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    evidence_due_by: Mapped[datetime | None]
+    funds_withdrawn_at: Mapped[datetime | None]
+    funds_reinstated_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]

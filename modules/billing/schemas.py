@@ -161,3 +161,41 @@ class CreatePromotionCode(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     code: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{2,49}$")]
     max_redemptions: PositiveInt32 | None = None
     expires_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+
+
+PositiveAmount = Annotated[int, msgspec.Meta(ge=1, le=10**15)]
+
+
+class CreateRefund(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`amount` absent: everything of the payment not yet refunded."""
+
+    reason: Literal["duplicate", "fraudulent", "requested_by_customer"]
+    amount: PositiveAmount | None = None
+
+
+class CreditNoteLineIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A line of the invoice: `amount`, or `quantity` (that share of the line), or neither
+    (what is left of the line)."""
+
+    invoice_line_id: uuid.UUID
+    quantity: Quantity | None = None
+    amount: PositiveAmount | None = None
+
+
+class CreateCreditNote(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`lines` or one `amount`. On a paid invoice the total goes out as `refund_amount`
+    and `credit_amount` (default: what the refund leaves); on an open invoice whatever
+    `credit_amount` leaves comes off the amount due."""
+
+    __json_schema_rules__: ClassVar[dict[str, Any]] = {
+        "if": {"required": ["lines"], "properties": {"lines": {"type": "array"}}},
+        "then": {"properties": {"amount": {"type": "null"}}},
+        "else": {"required": ["amount"], "properties": {"amount": {"type": "integer"}}},
+    }
+
+    reason: Literal["duplicate", "fraudulent", "order_change", "product_unsatisfactory"]
+    lines: Annotated[list[CreditNoteLineIn], msgspec.Meta(min_length=1, max_length=100)] | None = None
+    amount: PositiveAmount | None = None
+    refund_amount: Amount | None = None
+    credit_amount: Amount | None = None
+    memo: Text | None = None

@@ -43,13 +43,24 @@ class Patron(Timestamped, Base):
 
 
 class PatronageEvent(Base):
-    """One contribution from a billing outcome (a paid invoice adds, a refund subtracts),
-    recorded once per source: replaying the outcome changes nothing."""
+    """One contribution from a billing outcome (a paid invoice adds; a succeeded refund, the
+    credited part of a paid invoice and a lost dispute subtract), recorded once per source:
+    replaying the outcome changes nothing."""
 
     __tablename__ = "patronage_events"
     __table_args__ = (
         UniqueConstraint("source_type", "source_id"),
-        CheckConstraint("source_type IN ('invoice_paid', 'refund')", name="source_type"),
+        CheckConstraint(
+            "source_type IN ('invoice_paid', 'refund_reversed', 'credit_note_voided', 'refund',"
+            " 'credit_note', 'dispute_lost')",
+            name="source_type",
+        ),
+        # contributions add; refunds, credit notes and lost disputes subtract
+        CheckConstraint(
+            "(source_type IN ('invoice_paid', 'refund_reversed', 'credit_note_voided') AND amount > 0)"
+            " OR (source_type IN ('refund', 'credit_note', 'dispute_lost') AND amount < 0)",
+            name="sign",
+        ),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
         Index("ix_patronage_events_fiscal_year_currency", "fiscal_year", "currency"),
         {"schema": SCHEMA},

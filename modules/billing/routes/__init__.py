@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from modules.billing.routes.accounts import AccountController
 from modules.billing.routes.catalog import CatalogController
+from modules.billing.routes.credit_notes import CreditNoteController
+from modules.billing.routes.disputes import DisputeController
 from modules.billing.routes.invoices import InvoiceController
+from modules.billing.routes.refunds import RefundController
 from modules.billing.routes.subscriptions import SubscriptionController
 
 CONTROLLERS = [AccountController, CatalogController, InvoiceController, SubscriptionController]
+CONTROLLERS += [RefundController, CreditNoteController, DisputeController]

@@ -59,25 +59,51 @@ async def on_account_created(uow: UnitOfWork, event: Event) -> None:
     await _patron(uow, event.org_id, uuid.UUID(event.subject.id))
 
 
+async def record(
+    uow: UnitOfWork,
+    event: Event,
+    *,
+    account_id: uuid.UUID,
+    source_type: str,
+    source_id: uuid.UUID,
+    amount: int,
+    currency: str,
+) -> bool:
+    """One contribution (negative: a reversal) of the event's organization, once per
+    (source_type, source_id); True when it was recorded now, False when it already was."""
+    assert event.org_id is not None
+    patron = await _patron(uow, event.org_id, account_id)
+    inserted = await uow.session.execute(
+        insert(PatronageEvent.__table__)  # type: ignore[arg-type]
+        .values(
+            id=uuid7(),
+            patron_id=patron.id,
+            source_type=source_type,
+            source_id=source_id,
+            amount=amount,
+            currency=currency,
+            fiscal_year=event.occurred_at.year,
+            occurred_at=event.occurred_at,
+        )
+        .on_conflict_do_nothing(index_elements=["source_type", "source_id"])
+        .returning(PatronageEvent.__table__.c.id)
+    )
+    return inserted.scalar_one_or_none() is not None
+
+
 async def on_invoice_paid(uow: UnitOfWork, event: Event) -> None:
     assert event.org_id is not None
     invoice = msgspec.convert(event.data, InvoiceEventData)
     if invoice.amount_paid == 0:
         return
-    patron = await _patron(uow, event.org_id, invoice.account_id)
-    await uow.session.execute(
-        insert(PatronageEvent.__table__)  # type: ignore[arg-type]
-        .values(
-            id=uuid7(),
-            patron_id=patron.id,
-            source_type="invoice_paid",
-            source_id=uuid.UUID(event.subject.id),
-            amount=invoice.amount_paid,
-            currency=invoice.currency,
-            fiscal_year=event.occurred_at.year,
-            occurred_at=event.occurred_at,
-        )
-        .on_conflict_do_nothing(index_elements=["source_type", "source_id"])
+    await record(
+        uow,
+        event,
+        account_id=invoice.account_id,
+        source_type="invoice_paid",
+        source_id=uuid.UUID(event.subject.id),
+        amount=invoice.amount_paid,
+        currency=invoice.currency,
     )
 
 
