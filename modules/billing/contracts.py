@@ -186,6 +186,8 @@ class InvoiceDTO(msgspec.Struct, frozen=True, kw_only=True):
     paid_at: datetime | None
     voided_at: datetime | None
     lines: list[InvoiceLineDTO]
+    amount_refunded: int = 0  # pending and succeeded refunds of its payment
+    amount_credited: int = 0  # issued credit notes (part may have come off amount_due)
 
 
 PAYMENT_RECEIVED = "billing.payment.received"

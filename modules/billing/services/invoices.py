@@ -63,6 +63,8 @@ def invoice_dto(inv: Invoice, lines: list[InvoiceLineItem]) -> InvoiceDTO:
         total=inv.total,
         amount_due=inv.amount_due,
         amount_paid=inv.amount_paid,
+        amount_refunded=inv.amount_refunded,
+        amount_credited=inv.amount_credited,
         due_date=inv.due_date,
         finalized_at=inv.finalized_at,
         paid_at=inv.paid_at,
