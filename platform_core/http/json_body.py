@@ -81,7 +81,11 @@ class JSONRequest(Request[Any, Any, Any]):
     @staticmethod
     def _refuse_nul(body: bytes) -> None:
         if _BACKSLASH in body and _ESCAPED_NUL in body:
-            field = nul_field(_DECODER.decode(body))
+            try:
+                value = _DECODER.decode(body)
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+                return  # malformed past the first type error: that error is the answer
+            field = nul_field(value)
             if field is not None:
                 raise refuse_nul(field or "body", "body")
 

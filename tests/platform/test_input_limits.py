@@ -132,6 +132,14 @@ async def test_nul_in_usage_events_is_400_and_no_event_of_the_batch_is_stored(
     assert await usage_rows(runtime, tenant) == before
 
 
+async def test_a_type_error_before_a_nul_in_malformed_json_is_400(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    raw = b'{"kind": 5, "display_name": "a\\u0000", '
+    r = await client.post(PERSONS, content=raw, headers={**admin_headers, **JSON})
+    assert_names_field(r, 400, "kind", "body")
+
+
 async def test_an_escaped_backslash_before_u0000_is_not_a_nul(
     client: httpx.AsyncClient, admin_headers: dict[str, str], runtime: Runtime
 ) -> None:
