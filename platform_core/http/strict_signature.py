@@ -133,6 +133,9 @@ class StrictSignatureModel(SignatureModel):
 
 
 def make_signatures_strict(app: Litestar) -> None:
+    # Litestar offers no setting for the signature model's base, so each handler's model (built
+    # lazily into `_signature_model`) is replaced; tests/platform/test_strict_types.py fails if
+    # a Litestar upgrade stops reading it from there.
     for route in app.routes:
         if isinstance(route, HTTPRoute):
             for handler in route.route_handlers:
