@@ -16,6 +16,8 @@ PriceType = Literal["recurring", "one_time"]
 UsageType = Literal["licensed", "metered"]
 BillingScheme = Literal["per_unit", "tiered"]
 TiersMode = Literal["graduated", "volume"]
+CollectionMethod = Literal["charge_automatically", "send_invoice"]
+PaymentProviderName = Literal["stripe", "manual"]
 SubscriptionStatus = Literal["incomplete", "trialing", "active", "past_due", "paused", "canceled", "unpaid"]
 
 # Events
@@ -52,6 +54,11 @@ class BillingAccountDTO(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     created_at: datetime
     updated_at: datetime
+    # collection (see PaymentIntentRequest): how invoices are paid
+    collection_method: CollectionMethod = "send_invoice"
+    provider: PaymentProviderName = "manual"
+    days_until_due: int = 30
+    default_payment_method_id: uuid.UUID | None = None
 
 
 class ProductDTO(msgspec.Struct, frozen=True, kw_only=True):
@@ -152,6 +159,16 @@ class InvoiceEventData(msgspec.Struct, frozen=True, kw_only=True):
     amount_paid: int
 
 
+class PaymentError(msgspec.Struct, frozen=True, kw_only=True):
+    """Why a payment attempt failed, as the provider said (Stripe's `last_payment_error`)."""
+
+    code: str | None = None
+    message: str | None = None
+    decline_code: str | None = None
+    type: str | None = None  # card_error, invalid_request_error, …
+    payment_intent: str | None = None  # the provider's id of the failed attempt, if one was made
+
+
 class InvoiceLineDTO(msgspec.Struct, frozen=True, kw_only=True):
     id: uuid.UUID
     source: str
@@ -188,6 +205,11 @@ class InvoiceDTO(msgspec.Struct, frozen=True, kw_only=True):
     lines: list[InvoiceLineDTO]
     amount_refunded: int = 0  # pending and succeeded refunds of its payment
     amount_credited: int = 0  # issued credit notes (part may have come off amount_due)
+    # automatic collection: failed attempts so far, when the next one is due, the last error
+    collection_method: CollectionMethod = "send_invoice"
+    attempt_count: int = 0
+    next_payment_attempt: datetime | None = None
+    last_payment_error: PaymentError | None = None
 
 
 PAYMENT_RECEIVED = "billing.payment.received"
@@ -344,3 +366,84 @@ class DisputeDTO(msgspec.Struct, frozen=True, kw_only=True):
     funds_reinstated_at: datetime | None
     closed_at: datetime | None
     created_at: datetime
+
+
+# Collection (services/collection.py) and the requests billing makes of a payment provider:
+# integration's provider relay makes the calls and reports the answers as Stripe-shaped
+# inbound events (`integration.inbound.stripe.<type>`).
+PAYMENT_INTENT_REQUESTED = "billing.payment_intent.requested"
+CUSTOMER_REQUESTED = "billing.customer.requested"
+INVOICE_PAYMENT_FAILED = "billing.invoice.payment_failed"
+
+
+class PaymentIntentRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`billing.payment_intent.requested`: charge an invoice's amount due. The PaymentIntent's
+    metadata carries keel_invoice_id, keel_attempt and keel_request_key."""
+
+    invoice_id: uuid.UUID
+    account_id: uuid.UUID
+    amount: int
+    currency: str
+    provider: PaymentProviderName
+    provider_customer_id: str | None
+    payment_method: str | None  # the provider's id; None: the customer's default
+    attempt: int  # 1, 2, …
+    request_key: str  # unique per attempt: f"{invoice_id}:{attempt}"
+
+
+class CustomerRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`billing.customer.requested`: create the account's customer at the provider; the answer
+    (`customer.created`, metadata keel_account_id) sets `provider_customer_id`."""
+
+    account_id: uuid.UUID
+    provider: PaymentProviderName
+    name: str
+    email: str
+    request_key: str  # f"customer:{account_id}"
+
+
+class InvoicePaymentFailedData(msgspec.Struct, frozen=True, kw_only=True):
+    """`billing.invoice.payment_failed` (the subject is the invoice)."""
+
+    number: str
+    account_id: uuid.UUID
+    currency: str
+    amount_due: int
+    attempt_count: int
+    next_payment_attempt: datetime | None  # None: no retry is scheduled
+    last_payment_error: PaymentError
+
+
+# Payment methods (services/payment_methods.py): a projection of the provider's
+PAYMENT_METHOD_ATTACHED = "billing.payment_method.attached"
+PAYMENT_METHOD_UPDATED = "billing.payment_method.updated"
+PAYMENT_METHOD_DETACHED = "billing.payment_method.detached"
+PAYMENT_METHOD_DETACH_REQUESTED = "billing.payment_method.detach_requested"
+
+
+class PaymentMethodDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """Never a card number: what it is, its last four digits and when it expires."""
+
+    id: uuid.UUID
+    account_id: uuid.UUID
+    provider: PaymentProviderName
+    provider_payment_method_id: str
+    type: str
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+    billing_country: str | None
+    is_default: bool
+    status: Literal["attached", "detached"]
+    detach_requested_at: datetime | None
+    detached_at: datetime | None
+    created_at: datetime
+
+
+class PaymentMethodDetachRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`billing.payment_method.detach_requested`."""
+
+    account_id: uuid.UUID
+    provider: PaymentProviderName
+    provider_payment_method_id: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from modules.billing.services.collection import RETRY_BATCH, retry_due_payments
 from modules.billing.services.subscriptions import RENEW_BATCH, renew_due
 from platform_core.messaging.scheduler import batched_job
 
@@ -14,4 +15,13 @@ RENEW_SUBSCRIPTIONS = batched_job(
     RENEW_BATCH,
     summary="moved {} subscription(s) into their next period",
     description="End subscriptions canceled at period end, end trials, and start the next billing period.",
+)
+
+RETRY_PAYMENTS = batched_job(
+    "billing.retry_payments",
+    timedelta(minutes=15),
+    retry_due_payments,
+    RETRY_BATCH,
+    summary="asked again for the payment of {} invoice(s)",
+    description="Retry the automatic payment of open invoices whose next payment attempt is due.",
 )

@@ -10,7 +10,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,6 +32,8 @@ ORG_FK = "organization.organizations.id"
 CURRENCY_CHECK = "currency ~ '^[A-Z]{3}$'"
 INTERVALS = ("day", "week", "month", "year")
 SUBSCRIPTION_STATUSES = ("incomplete", "trialing", "active", "past_due", "paused", "canceled", "unpaid")
+COLLECTION_METHODS = ("charge_automatically", "send_invoice")
+PAYMENT_PROVIDERS = ("stripe", "manual")
 CHANGE_KINDS = (
     "created", "quantity_changed", "cancel_scheduled", "cancel_unscheduled", "canceled", "renewed",
     "trial_ended",
@@ -35,6 +47,9 @@ class BillingAccount(Timestamped, Base):
     __table_args__ = (
         CheckConstraint(CURRENCY_CHECK, name="currency"),
         CheckConstraint("status IN ('active', 'closed')", name="status"),
+        CheckConstraint(f"collection_method IN {COLLECTION_METHODS}", name="collection_method"),
+        CheckConstraint(f"provider IN {PAYMENT_PROVIDERS}", name="provider"),
+        CheckConstraint("days_until_due BETWEEN 0 AND 365", name="days_until_due"),
         {"schema": SCHEMA},
     )
 
@@ -48,6 +63,13 @@ class BillingAccount(Timestamped, Base):
     provider_customer_id: Mapped[str | None] = mapped_column(Text, unique=True)
     status: Mapped[str] = mapped_column(Text, server_default="active")
     created_by: Mapped[str | None] = mapped_column(Text)
+    # collection (billing_0018_collection): how invoices are paid, through which provider
+    collection_method: Mapped[str] = mapped_column(Text, server_default="send_invoice")
+    provider: Mapped[str] = mapped_column(Text, server_default="manual")
+    days_until_due: Mapped[int] = mapped_column(Integer, server_default="30")
+    default_payment_method_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.payment_methods.id", ondelete="SET NULL", use_alter=True)
+    )
 
 
 class Product(Timestamped, Base):
@@ -257,7 +279,14 @@ class Invoice(Timestamped, Base):
         CheckConstraint("amount_paid >= 0 AND amount_paid <= amount_due", name="amount_paid"),
         CheckConstraint("amount_refunded BETWEEN 0 AND amount_paid", name="amount_refunded"),
         CheckConstraint("amount_credited BETWEEN 0 AND total", name="amount_credited"),
+        CheckConstraint(f"collection_method IN {COLLECTION_METHODS}", name="collection_method"),
+        CheckConstraint("attempt_count >= 0", name="attempt_count"),
         Index("ix_invoices_org_id_id", "org_id", "id"),
+        Index(
+            "ix_invoices_next_payment_attempt",
+            "next_payment_attempt",
+            postgresql_where=text("next_payment_attempt IS NOT NULL"),
+        ),
         {"schema": SCHEMA},
     )
 
@@ -286,6 +315,11 @@ class Invoice(Timestamped, Base):
     finalized_at: Mapped[datetime | None]
     paid_at: Mapped[datetime | None]
     voided_at: Mapped[datetime | None]
+    # automatic collection (billing_0018_collection): failed attempts and when to try again
+    collection_method: Mapped[str] = mapped_column(Text, server_default="send_invoice")
+    attempt_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_payment_attempt: Mapped[datetime | None]
+    last_payment_error: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
 
 
 class InvoiceLineItem(Base):
@@ -619,3 +653,43 @@ class Dispute(Timestamped, Base):
     funds_withdrawn_at: Mapped[datetime | None]
     funds_reinstated_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+
+
+class PaymentMethod(Timestamped, Base):
+    """A projection of a provider's payment method (Stripe's `payment_method.*` and
+    `setup_intent.succeeded` events): what it is and when it expires, never a card number.
+    At most one default per account (a partial unique index)."""
+
+    __tablename__ = "payment_methods"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_payment_method_id"),
+        CheckConstraint(f"provider IN {PAYMENT_PROVIDERS}", name="provider"),
+        CheckConstraint("status IN ('attached', 'detached')", name="status"),
+        CheckConstraint("last4 IS NULL OR last4 ~ '^[0-9]{4}$'", name="last4"),
+        CheckConstraint("exp_month IS NULL OR exp_month BETWEEN 1 AND 12", name="exp_month"),
+        CheckConstraint("billing_country IS NULL OR billing_country ~ '^[A-Z]{2}$'", name="billing_country"),
+        CheckConstraint("NOT (is_default AND status = 'detached')", name="default_attached"),
+        Index("ix_payment_methods_account_id", "account_id"),
+        Index(
+            "uq_payment_methods_one_default", "account_id", unique=True, postgresql_where=text("is_default")
+        ),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="RESTRICT"))
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.billing_accounts.id", ondelete="RESTRICT")
+    )
+    provider: Mapped[str] = mapped_column(Text)
+    provider_payment_method_id: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(Text)
+    brand: Mapped[str | None] = mapped_column(Text)
+    last4: Mapped[str | None] = mapped_column(Text)
+    exp_month: Mapped[int | None] = mapped_column(SmallInteger)
+    exp_year: Mapped[int | None] = mapped_column(SmallInteger)
+    billing_country: Mapped[str | None] = mapped_column(Text)
+    is_default: Mapped[bool] = mapped_column(server_default=text("false"))
+    status: Mapped[str] = mapped_column(Text, server_default="attached")
+    detach_requested_at: Mapped[datetime | None]
+    detached_at: Mapped[datetime | None]

@@ -8,7 +8,16 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
-from modules.billing.contracts import BillingScheme, Interval, PriceType, Tier, TiersMode, UsageType
+from modules.billing.contracts import (
+    BillingScheme,
+    CollectionMethod,
+    Interval,
+    PaymentProviderName,
+    PriceType,
+    Tier,
+    TiersMode,
+    UsageType,
+)
 from platform_core.core.ranges import PositiveInt32
 
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
@@ -18,6 +27,7 @@ Text = Annotated[str, msgspec.Meta(max_length=2000)]
 Key = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.-]{0,99}$")]
 Amount = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+DaysUntilDue = Annotated[int, msgspec.Meta(ge=0, le=365)]
 
 
 class CreateAccount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -26,6 +36,9 @@ class CreateAccount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     currency: Currency
     address: dict[str, Any] | None = None
     tax_ids: Annotated[list[dict[str, Any]], msgspec.Meta(max_length=10)] = []
+    collection_method: CollectionMethod = "send_invoice"
+    days_until_due: DaysUntilDue = 30
+    provider: PaymentProviderName = "manual"  # operators only
 
 
 class UpdateAccount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -33,6 +46,9 @@ class UpdateAccount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     email: Email | msgspec.UnsetType = msgspec.UNSET
     address: dict[str, Any] | msgspec.UnsetType | None = msgspec.UNSET
     tax_ids: Annotated[list[dict[str, Any]], msgspec.Meta(max_length=10)] | msgspec.UnsetType = msgspec.UNSET
+    collection_method: CollectionMethod | msgspec.UnsetType = msgspec.UNSET
+    days_until_due: DaysUntilDue | msgspec.UnsetType = msgspec.UNSET
+    provider: PaymentProviderName | msgspec.UnsetType = msgspec.UNSET  # operators only
 
 
 class CreateProduct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

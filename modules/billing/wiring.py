@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from modules.billing.jobs import RENEW_SUBSCRIPTIONS
+from modules.billing.contracts import INVOICE_FINALIZED, INVOICE_PAID, INVOICE_VOIDED
+from modules.billing.jobs import RENEW_SUBSCRIPTIONS, RETRY_PAYMENTS
 from modules.billing.routes import CONTROLLERS
+from modules.billing.services import collection, payment_methods
 from modules.billing.services.disputes import on_stripe_dispute
 from modules.billing.services.payments import on_stripe_payment_succeeded
 from modules.billing.services.refunds import on_stripe_charge_refunded, on_stripe_refund
@@ -20,6 +22,21 @@ MODULE = ModuleSpec(
     subscriptions=[
         Subscription(USAGE_OVERAGE, on_usage_overage),
         Subscription(inbound_webhook_type("stripe", "payment_intent.succeeded"), on_stripe_payment_succeeded),
+        # collection and payment methods (services/collection.py, services/payment_methods.py)
+        Subscription(INVOICE_FINALIZED, collection.on_invoice_finalized),
+        Subscription(INVOICE_PAID, collection.on_invoice_settled),
+        Subscription(INVOICE_VOIDED, collection.on_invoice_settled),
+        *(
+            Subscription(inbound_webhook_type("stripe", t), handler)
+            for t, handler in (
+                ("payment_intent.payment_failed", collection.on_payment_failed),
+                ("customer.created", collection.on_customer_created),
+                ("setup_intent.succeeded", payment_methods.on_setup_intent_succeeded),
+                ("payment_method.attached", payment_methods.on_payment_method_attached),
+                ("payment_method.updated", payment_methods.on_payment_method_updated),
+                ("payment_method.detached", payment_methods.on_payment_method_detached),
+            )
+        ),
         *(
             Subscription(inbound_webhook_type("stripe", t), on_stripe_refund)
             for t in ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
@@ -27,5 +44,5 @@ MODULE = ModuleSpec(
         Subscription(inbound_webhook_type("stripe", "charge.refunded"), on_stripe_charge_refunded),
         Subscription(inbound_webhook_type("stripe", "charge.dispute.*"), on_stripe_dispute),
     ],
-    scheduled_jobs=[RENEW_SUBSCRIPTIONS],
+    scheduled_jobs=[RENEW_SUBSCRIPTIONS, RETRY_PAYMENTS],
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from modules.integration.services.deliveries import LOG_RETENTION, PURGE_BATCH, purge_old_deliveries
-from modules.integration.services.inbound import process_one
+from modules.integration.services.inbound import PROCESS_WEBHOOKS_JOB, process_one
 from platform_core.messaging.scheduler import batched_job
 
 PURGE_DELIVERIES = batched_job(
@@ -18,7 +18,7 @@ PURGE_DELIVERIES = batched_job(
 )
 
 PROCESS_WEBHOOKS = batched_job(
-    "integration.process_webhooks",
+    PROCESS_WEBHOOKS_JOB,
     timedelta(minutes=1),
     process_one,
     1,

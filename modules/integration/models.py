@@ -112,3 +112,42 @@ class WebhookEvent(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     processed_at: Mapped[datetime | None]
+
+
+PROVIDER_CALL_ACTIONS = ("customer.create", "payment_intent.create", "refund.create", "payment_method.detach")
+
+
+class ProviderCall(Base):
+    """A call a module asked a payment provider to make (integration's provider outbox): written
+    in the transaction that decided it, unique per (provider, request_key), made by the relay
+    `integration.provider_calls` outside any transaction with the Idempotency-Key
+    `keel-<id>`, and kept with what the provider answered (`answer_type`, the provider's object
+    id). The fillfactor is 50 (migration) so claims are HOT updates."""
+
+    __tablename__ = "provider_calls"
+    __table_args__ = (
+        UniqueConstraint("provider", "request_key"),
+        CheckConstraint("status IN ('pending', 'delivered', 'failed', 'dead')", name="status"),
+        CheckConstraint(f"action IN {PROVIDER_CALL_ACTIONS}", name="action"),
+        Index("ix_provider_calls_due", "id", postgresql_where=text("status IN ('pending', 'failed')")),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    provider: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    request_key: Mapped[str] = mapped_column(Text)
+    org_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organization.organizations.id", ondelete="RESTRICT")
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    lease_expires_at: Mapped[datetime | None]
+    claimed_by: Mapped[uuid.UUID | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    answer_type: Mapped[str | None] = mapped_column(Text)
+    provider_object_id: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

@@ -39,6 +39,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_timeout_seconds: float = 0.25
     rate_limit_fail_open: bool = True
     ready_check_timeout_seconds: float = 1.0  # each check of GET /ready
+    # the Stripe payment provider (modules/integration/services/providers/stripe.py); the API
+    # base is for a test double or a proxy, Stripe's own when unset
+    stripe_api_key: str = ""
+    stripe_api_base: str = "https://api.stripe.com"
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None

@@ -17,6 +17,10 @@ A relay drains one outbox table in three short transactions per batch:
    stand alone; such a row is set `failed` with exponential backoff and jitter, or `dead`
    after `max_attempts`, with `last_error`, so one poison event never blocks the others.
 
+A relay whose receiver must not be called while a transaction is open (a payment provider)
+declares a `call`: it runs between steps 1 and 2 with no transaction open, and step 2 records
+its results (see `OutboxRelaySpec.call`).
+
 A row is *in flight* while its lease has not expired; `status` is not changed by a claim (see
 `in_flight_sql`). A worker killed after step 1 leaves its rows leased; once the lease expires
 any worker claims them again.
@@ -47,6 +51,15 @@ log = logging.getLogger(__name__)
 OutboxRow = Mapping[str, Any]  # an asyncpg Record: row["column"]
 RowFailures = Mapping[uuid.UUID, str]  # row id -> why its delivery failed
 BatchHandler = Callable[[AsyncConnection, Sequence[OutboxRow]], Awaitable[RowFailures | None]]
+# a call to an external system made with no transaction open; returns what happened per row id
+OutsideCall = Callable[[Sequence[OutboxRow]], Awaitable[Mapping[uuid.UUID, Any]]]
+OUTCOME = "outcome"  # the key under which an outside call's result reaches the handler
+
+
+class PermanentFailure(str):
+    """A row failure that retrying cannot fix (the receiver refused the request itself): the
+    row is set `dead` at once, with this as its `last_error`."""
+
 
 OUTBOX_STATUSES = ("pending", "delivered", "failed", "dead")
 
@@ -83,6 +96,12 @@ class OutboxRelaySpec:
     # HTTP receiver that is down for an hour should not lose its events)
     max_attempts: int | None = None
     backoff_base_seconds: float | None = None
+    # For a receiver that must not be called while a transaction is open (a payment provider):
+    # `call` gets the claimed rows between the claim and the delivery transaction, outside any
+    # transaction (the lease keeps other workers off them), and `handler` then gets each row
+    # with the call's result under `row["outcome"]`. A crash after the call calls again once
+    # the lease expires, so the call must be idempotent per row (e.g. a key derived from its id).
+    call: OutsideCall | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +176,7 @@ class OutboxRelay:
         # SQLAlchemy processing); the rare failure paths below use SQLAlchemy.
         owned = "id = ANY($1::uuid[]) AND claimed_by = $2 AND status IN ('pending', 'failed')"
         self._owned_sql = f"SELECT {spec.returning} FROM {table} AS o WHERE {owned} ORDER BY o.id FOR UPDATE"
+        self._leased_sql = f"SELECT {spec.returning} FROM {table} AS o WHERE {owned} ORDER BY o.id"
         if spec.delete_on_success:
             self._complete_sql = f"DELETE FROM {table} WHERE id = ANY($1::uuid[])"
         else:
@@ -165,7 +185,8 @@ class OutboxRelay:
                      WHERE id = ANY($1::uuid[])"""
         self._fail_sql = text(
             f"""UPDATE {table}
-                   SET status = CASE WHEN attempts >= :max_attempts THEN 'dead' ELSE 'failed' END,
+                   SET status = CASE WHEN attempts >= :max_attempts OR CAST(:permanent AS boolean) THEN 'dead'
+                                     ELSE 'failed' END,
                        next_attempt_at = now() + :delay, last_error = :error,
                        claimed_by = NULL, lease_expires_at = NULL
                  WHERE id = :id AND claimed_by = :token
@@ -208,22 +229,40 @@ class OutboxRelay:
                 await conn.execute(self._bury_sql, {"ids": exhausted})
         return claimed
 
+    async def _call_outside(self, ids: Sequence[uuid.UUID], token: uuid.UUID) -> Mapping[uuid.UUID, Any]:
+        """Read the leased rows, close that transaction, then make the spec's call."""
+        assert self.spec.call is not None
+        async with self.engine.connect() as conn:
+            rows = await (await driver_of(conn)).fetch(self._leased_sql, ids, token)
+            await conn.rollback()
+        return await self.spec.call(rows) if rows else {}
+
     async def _deliver(
-        self, ids: Sequence[uuid.UUID], token: uuid.UUID, claimed: Mapping[uuid.UUID, int]
+        self,
+        ids: Sequence[uuid.UUID],
+        token: uuid.UUID,
+        claimed: Mapping[uuid.UUID, int],
+        outcomes: Mapping[uuid.UUID, Any] | None = None,
     ) -> DrainStats:
         """Step 2, traced as one span (with the handler's SQL in it) while tracing is on."""
         with telemetry.span(
             self._span_name, {"keel.outbox.name": self.spec.name, "keel.outbox.rows": len(ids)}
         ):
-            return await self._deliver_in_transaction(ids, token, claimed)
+            return await self._deliver_in_transaction(ids, token, claimed, outcomes)
 
     async def _deliver_in_transaction(
-        self, ids: Sequence[uuid.UUID], token: uuid.UUID, claimed: Mapping[uuid.UUID, int]
+        self,
+        ids: Sequence[uuid.UUID],
+        token: uuid.UUID,
+        claimed: Mapping[uuid.UUID, int],
+        outcomes: Mapping[uuid.UUID, Any] | None = None,
     ) -> DrainStats:
         outcome = DrainStats()
         async with self._transaction() as conn:
             driver = await driver_of(conn)
-            owned = await driver.fetch(self._owned_sql, ids, token)
+            owned: Sequence[OutboxRow] = await driver.fetch(self._owned_sql, ids, token)
+            if outcomes is not None:
+                owned = [{**row, OUTCOME: outcomes.get(row["id"])} for row in owned]
             if owned:
                 failures = await self.spec.handler(conn, owned) or {}
                 done = [row["id"] for row in owned if row["id"] not in failures]
@@ -249,6 +288,7 @@ class OutboxRelay:
                     "max_attempts": self.tuning.max_attempts,
                     "delay": delay,
                     "error": error[:2000],
+                    "permanent": isinstance(error, PermanentFailure),
                 },
             )
         ).scalar_one_or_none()
@@ -264,7 +304,7 @@ class OutboxRelay:
 
     async def _isolate(
         self, claimed: dict[uuid.UUID, int], ids: list[uuid.UUID], token: uuid.UUID,
-        error: BaseException, stats: DrainStats,
+        error: BaseException, stats: DrainStats, outcomes: Mapping[uuid.UUID, Any] | None = None,
     ) -> None:  # fmt: skip
         """`ids` failed together: deliver each half again until the failing rows stand alone
         (k poison rows in a batch of n cost O(k log n) transactions, not n)."""
@@ -276,9 +316,9 @@ class OutboxRelay:
         middle = len(ids) // 2
         for part in (ids[:middle], ids[middle:]):
             try:
-                stats.add(await self._deliver(part, token, claimed))
+                stats.add(await self._deliver(part, token, claimed, outcomes))
             except Exception as part_error:
-                await self._isolate(claimed, part, token, part_error, stats)
+                await self._isolate(claimed, part, token, part_error, stats, outcomes)
 
     async def process_batch(self, token: uuid.UUID | None = None) -> DrainStats:
         """Claim one batch and deliver it; returns what happened."""
@@ -291,13 +331,22 @@ class OutboxRelay:
             return stats
         stats.batches = 1
         ids = list(claimed)
+        outcomes = None
         try:
-            stats.add(await self._deliver(ids, token, claimed))
+            if self.spec.call is not None:  # once per batch: isolating a failure never calls again
+                outcomes = await self._call_outside(ids, token)
+            stats.add(await self._deliver(ids, token, claimed, outcomes))
         except Exception as error:
             log.warning(
                 "outbox %s: batch of %d failed, isolating rows", self.spec.name, len(ids), exc_info=True
             )
-            await self._isolate(claimed, ids, token, error, stats)
+            if self.spec.call is not None and outcomes is None:  # the call itself failed
+                for row_id in ids:
+                    failed = await self._record_failure(row_id, claimed[row_id], token, error)
+                    stats.dead += failed == "dead"
+                    stats.failed += failed == "failed"
+                return stats
+            await self._isolate(claimed, ids, token, error, stats, outcomes)
         return stats
 
     async def drain(self, *, time_budget_seconds: float = 10.0) -> DrainStats:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from platform_core.messaging.uow import UnitOfWork, UnitOfWorkFactory
 from platform_core.persistence.db import METADATA
@@ -141,6 +142,17 @@ _CLAIM_DUE = text(
           AND (running_since IS NULL OR running_since < now() - make_interval(secs => lease_seconds))
        RETURNING name"""
 )
+
+_BRING_FORWARD = text(
+    "UPDATE platform.scheduled_jobs SET next_run_at = now() WHERE name = :name AND next_run_at > now()"
+)
+
+
+async def run_soon(conn: AsyncConnection, name: str) -> None:
+    """Make the job `name` due now, when this transaction commits: the next tick of any worker
+    runs it (for work a relay hands over to a job, without waiting for the job's timetable)."""
+    await conn.execute(_BRING_FORWARD, {"name": name})
+
 
 _RECORD = text(
     """UPDATE platform.scheduled_jobs

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.entitlements.conftest import Clock, World, ok
+from tests.support.payments import fake_stripe  # noqa: F401  (fixture: the `stripe` provider's fake)
 
 
 @pytest.fixture

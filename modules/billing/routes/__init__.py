@@ -7,8 +7,10 @@ from modules.billing.routes.catalog import CatalogController
 from modules.billing.routes.credit_notes import CreditNoteController
 from modules.billing.routes.disputes import DisputeController
 from modules.billing.routes.invoices import InvoiceController
+from modules.billing.routes.payment_methods import PaymentMethodController
 from modules.billing.routes.refunds import RefundController
 from modules.billing.routes.subscriptions import SubscriptionController
 
 CONTROLLERS = [AccountController, CatalogController, InvoiceController, SubscriptionController]
 CONTROLLERS += [RefundController, CreditNoteController, DisputeController]
+CONTROLLERS += [PaymentMethodController]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+import msgspec
 from sqlalchemy import select
 
 from modules.billing.contracts import ACCOUNT_CREATED, ACCOUNT_UPDATED, BillingAccountDTO
 from modules.billing.models import BillingAccount
 from modules.billing.schemas import CreateAccount, UpdateAccount
+from modules.billing.services.collection import request_customer
 from modules.organization import api as org_api
-from platform_core.core.errors import Conflict, NotFound
+from platform_core.core.errors import Conflict, Forbidden, NotFound
 from platform_core.core.patching import apply_patch
 from platform_core.messaging.events import Subject
 from platform_core.messaging.uow import UnitOfWork
@@ -29,7 +31,19 @@ def account_dto(a: BillingAccount) -> BillingAccountDTO:
         status=a.status,
         created_at=a.created_at,
         updated_at=a.updated_at,
+        collection_method=a.collection_method,  # type: ignore[arg-type]
+        provider=a.provider,  # type: ignore[arg-type]
+        days_until_due=a.days_until_due,
+        default_payment_method_id=a.default_payment_method_id,
     )
+
+
+def _chosen_provider(uow: UnitOfWork, provider: str, current: str) -> str:
+    """Only operators choose who collects the money (a provider is a contract of the cooperative)."""
+    operator = uow.principal is not None and uow.principal.is_platform_admin
+    if provider != current and not operator:
+        raise Forbidden("only platform operators choose the payment provider", code="provider_operators_only")
+    return provider
 
 
 def _subject(a: BillingAccount) -> Subject:
@@ -57,6 +71,9 @@ async def create_account(uow: UnitOfWork, org_id: uuid.UUID, data: CreateAccount
         address=data.address,
         tax_ids=data.tax_ids,
         created_by=uow.actor.id,
+        collection_method=data.collection_method,
+        days_until_due=data.days_until_due,
+        provider=_chosen_provider(uow, data.provider, "manual"),
     )
     uow.session.add(account)
     await uow.session.flush()  # a concurrent second account fails here on the unique org_id
@@ -64,6 +81,7 @@ async def create_account(uow: UnitOfWork, org_id: uuid.UUID, data: CreateAccount
     await uow.emit(
         ACCOUNT_CREATED, subject=_subject(account), data={"currency": account.currency}, org_id=org_id
     )
+    await request_customer(uow, account)
     return account_dto(account)
 
 
@@ -81,7 +99,11 @@ async def update_account(
     uow: UnitOfWork, org_id: uuid.UUID, account_id: uuid.UUID, changes: UpdateAccount
 ) -> BillingAccountDTO:
     account = await account_row(uow, org_id, account_id)
+    if changes.provider is not msgspec.UNSET:
+        _chosen_provider(uow, changes.provider, account.provider)
     changed = apply_patch(account, changes, {"email": str.lower})
+    if "provider" in changed:
+        await request_customer(uow, account)
     if changed:
         await uow.session.flush()
         await uow.session.refresh(account)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
+import msgspec
 from sqlalchemy import select, text
 
 from modules.billing.contracts import (
@@ -18,15 +19,16 @@ from modules.billing.contracts import (
     InvoiceDTO,
     InvoiceEventData,
     InvoiceLineDTO,
+    PaymentError,
 )
 from modules.billing.models import BillingAccount, Invoice, InvoiceLineItem, PendingCharge
+from modules.billing.services.payment_retries import due_date
 from platform_core.core.clock import utcnow
 from platform_core.core.errors import Conflict, NotFound
 from platform_core.messaging.events import Subject
 from platform_core.messaging.uow import UnitOfWork
 
 ISSUER = "keel"
-PAYMENT_TERMS = timedelta(days=30)
 _TAKE_NUMBER = text(
     """UPDATE billing.invoice_number_sequences SET next_number = next_number + 1
         WHERE issuer = :issuer RETURNING prefix, next_number - 1 AS number"""
@@ -66,6 +68,12 @@ def invoice_dto(inv: Invoice, lines: list[InvoiceLineItem]) -> InvoiceDTO:
         amount_refunded=inv.amount_refunded,
         amount_credited=inv.amount_credited,
         due_date=inv.due_date,
+        collection_method=inv.collection_method,  # type: ignore[arg-type]
+        attempt_count=inv.attempt_count,
+        next_payment_attempt=inv.next_payment_attempt,
+        last_payment_error=(
+            msgspec.convert(inv.last_payment_error, PaymentError) if inv.last_payment_error else None
+        ),
         finalized_at=inv.finalized_at,
         paid_at=inv.paid_at,
         voided_at=inv.voided_at,
@@ -170,7 +178,8 @@ async def issue_invoice(
         discount_total=discount_total,
         total=total,
         amount_due=total,
-        due_date=now + PAYMENT_TERMS,
+        due_date=due_date(account.collection_method, now, account.days_until_due),
+        collection_method=account.collection_method,
         finalized_at=now,
         paid_at=now if total == 0 else None,
     )

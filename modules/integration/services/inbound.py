@@ -29,6 +29,7 @@ from platform_core.messaging.uow import UnitOfWork, UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 EVENTS = cast(Table, WebhookEvent.__table__)
+PROCESS_WEBHOOKS_JOB = "integration.process_webhooks"  # the catch-up job (jobs.py)
 RETRIES = RelayTuning(max_attempts=10, backoff_base_seconds=30.0, backoff_cap_seconds=3600.0)
 _NO_EVENT_TYPE = "\x00"  # matches only the catch-all subscriptions
 _background: set[asyncio.Task[int]] = set()
