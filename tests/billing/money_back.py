@@ -53,9 +53,10 @@ async def manual_payment(shop: Shop, runtime: Runtime, amount: int) -> str:
     async with runtime.engine.begin() as conn:
         await conn.execute(
             text(
-                """INSERT INTO billing.payments (id, org_id, account_id, provider, provider_payment_id, amount,
-                       currency, status, note, received_at)
-                   VALUES (:id, :org, :account, 'manual', :ref, :amount, 'EUR', 'unmatched', 'bank transfer', now())"""
+                """INSERT INTO billing.payments (id, org_id, account_id, provider, provider_payment_id,
+                       amount, currency, status, note, received_at)
+                   VALUES (:id, :org, :account, 'manual', :ref, :amount, 'EUR', 'unmatched',
+                       'bank transfer', now())"""
             ),
             {"id": payment_id, "org": shop.org, "account": shop.account, "ref": f"bank-{payment_id.hex}",
              "amount": amount},
