@@ -230,12 +230,16 @@ class OutboxRelay:
         return claimed
 
     async def _call_outside(self, ids: Sequence[uuid.UUID], token: uuid.UUID) -> Mapping[uuid.UUID, Any]:
-        """Read the leased rows, close that transaction, then make the spec's call."""
+        """Read the leased rows, close that transaction, then make the spec's call (traced as
+        its own span, beside the delivery's, while tracing is on)."""
         assert self.spec.call is not None
         async with self.engine.connect() as conn:
             rows = await (await driver_of(conn)).fetch(self._leased_sql, ids, token)
             await conn.rollback()
-        return await self.spec.call(rows) if rows else {}
+        if not rows:
+            return {}
+        with telemetry.span(f"outbox call {self.spec.name}", {"keel.outbox.rows": len(rows)}):
+            return await self.spec.call(rows)
 
     async def _deliver(
         self,

@@ -9,7 +9,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 import asyncpg
 import httpx
@@ -21,7 +21,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from sqlalchemy import insert
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from modules.audit.models import AuditOutbox
 from modules.audit.services.capture import outbox_row
@@ -32,7 +33,7 @@ from platform_core.http.app import create_app
 from platform_core.http.request_id import RequestIdMiddleware
 from platform_core.http.tracing import traced
 from platform_core.messaging.events import Event, Subject
-from platform_core.messaging.outbox import OutboxRelay
+from platform_core.messaging.outbox import OUTCOME, OutboxRelay, OutboxRelaySpec, OutboxRow
 from platform_core.runtime.runtime import Runtime
 from platform_core.runtime.tracing import provider_from_env, start_tracing, stop_tracing
 
@@ -268,3 +269,46 @@ async def test_a_route_answered_before_routing_is_named_by_its_path(spans: InMem
         await c.get("/somewhere/else")
     names = sorted(s.name for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER)
     assert names == ["GET", "GET /entitlements/check"]
+
+
+SCRATCH_OUTBOX = "public.trace_test_outbox"
+
+
+@pytest.fixture
+async def scratch_outbox(runtime: Runtime) -> AsyncIterator[str]:
+    """An outbox table of this test's own, so its relay touches no module's rows."""
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                f"""CREATE TABLE {SCRATCH_OUTBOX} (
+                    id uuid PRIMARY KEY, status text NOT NULL DEFAULT 'pending',
+                    attempts int NOT NULL DEFAULT 0, next_attempt_at timestamptz NOT NULL DEFAULT now(),
+                    lease_expires_at timestamptz, claimed_by uuid, last_error text,
+                    delivered_at timestamptz)"""
+            )
+        )
+        await conn.execute(
+            text(f"INSERT INTO {SCRATCH_OUTBOX} (id) SELECT gen_random_uuid() FROM generate_series(1, 3)")
+        )
+    yield SCRATCH_OUTBOX
+    async with runtime.engine.begin() as conn:
+        await conn.execute(text(f"DROP TABLE {SCRATCH_OUTBOX}"))
+
+
+async def test_an_outside_call_is_a_span_beside_the_delivery(
+    spans: InMemorySpanExporter, runtime: Runtime, scratch_outbox: str
+) -> None:
+    async def call(rows: Sequence[OutboxRow]) -> dict[uuid.UUID, str]:
+        return {row["id"]: "accepted" for row in rows}
+
+    async def handler(conn: AsyncConnection, rows: Sequence[OutboxRow]) -> None:
+        assert all(row[OUTCOME] == "accepted" for row in rows)
+
+    spec = OutboxRelaySpec(
+        name="tracetest", table=scratch_outbox, handler=handler, call=call, returning="o.id"
+    )
+    stats = await OutboxRelay(runtime.engine, spec, runtime.tuning).process_batch()
+    assert stats.delivered == 3
+    names = [s.name for s in spans.get_finished_spans()]
+    assert "outbox call tracetest" in names
+    assert "outbox deliver tracetest" in names
