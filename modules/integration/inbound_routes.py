@@ -13,6 +13,7 @@ from litestar.params import Parameter
 from modules.integration.services.inbound import process_soon, receive
 from modules.integration.services.inbound_verify import verify
 from platform_core.http import idempotency
+from platform_core.http.openapi import raw_json_body
 from platform_core.messaging.uow import UnitOfWork
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -33,7 +34,10 @@ class InboundWebhookController(Controller):
         status_code=200,
         request_max_body_size=MAX_BODY_BYTES,
         # providers send no Idempotency-Key; a redelivery is recognised by its event id instead
-        opt=idempotency.exempt("providers redeliver the same event id, which is stored once"),
+        opt={
+            **idempotency.exempt("providers redeliver the same event id, which is stored once"),
+            **raw_json_body("The provider's event, as it signed it"),
+        },
         summary="Receive a provider's signed event (stored once, processed in the background)",
     )
     async def receive(

@@ -52,6 +52,7 @@ DEPENDENCY_FREE = ("/health", "/metrics")
 JSON = "application/json"
 # a request Struct's class attribute: JSON Schema keywords over its fields (oneOf, if/then)
 SCHEMA_RULES = "__json_schema_rules__"
+RAW_JSON_BODY = "openapi_raw_json_body"  # a route `opt` key, see `raw_json_body`
 PROBLEM = "Problem"
 PROBLEM_FIELD_ERROR = "ProblemFieldError"
 
@@ -207,8 +208,19 @@ def _idempotency_key_parameter() -> Parameter:
     )
 
 
+def raw_json_body(description: str) -> dict[str, Any]:
+    """The `opt` of a route that reads its JSON body itself (to verify a signature over the
+    bytes): the document still shows the body it takes."""
+    return {RAW_JSON_BODY: description}
+
+
 def _document_operation(facts: _RouteFacts) -> None:
     op = facts.operation
+    if (raw := facts.handler.opt.get(RAW_JSON_BODY)) and op.request_body is None:
+        op.request_body = RequestBody(
+            content={JSON: OpenAPIMediaType(schema=Schema(type=OpenAPIType.OBJECT, description=raw))},
+            required=True,
+        )
     responses = dict(op.responses or {})
     for status in list(responses):
         if int(status) >= 400:  # Litestar's own `{status_code, detail, extra}`, never sent

@@ -113,7 +113,8 @@ def test_error_statuses_follow_the_route(document: dict[str, Any]) -> None:
     assert 404 in statuses(document, "GET", "/identity/me")
     webhook = statuses(document, "POST", "/integration/webhooks/{provider}")
     assert not {401, 403, 429} & webhook
-    assert {400, 503} <= webhook
+    assert {400, 404, 413, 503} <= webhook  # it reads its JSON body itself, up to 1 MiB
+    assert "requestBody" in document["paths"]["/integration/webhooks/{provider}"]["post"]
 
 
 def test_idempotency_key_is_documented_exactly_where_it_is_honoured(
