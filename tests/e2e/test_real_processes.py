@@ -1,11 +1,12 @@
 """Keel as it is deployed: two `keel serve` and two `keel worker` processes, all real, on one
 fresh database and one Redis, configured only through environment variables.
 
-Under concurrent writes spread over both API processes, with one worker killed (SIGKILL) in the
-middle of a webhook delivery, every outbox row takes effect exactly once: each event has one
-audit record, each webhook delivery arrives (again, with the same `webhook-id`, only where its
-worker died while sending it), and both outboxes end drained. A token revoked through one API
-process is refused by the other within a second."""
+Under concurrent writes spread over both API processes, one worker is SIGKILLed while it
+appends to the audit chain (and replaced, as a supervisor would), and another while it sends
+webhooks, each caught in the act. Every outbox row still takes effect exactly once: each event
+has one audit record, the chains verify, each webhook delivery arrives (again, with the same
+`webhook-id`, only where its row was claimed again after its worker died), and both outboxes
+end drained. A token revoked through one API process is refused by the other within a second."""
 
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from migrations import KEEL_MIGRATIONS
+from modules.audit.services.chain import PLATFORM_CHAIN
 from modules.composition import build_runtime
 from modules.identity import api as identity_api
 from platform_core.core.config import Settings
@@ -34,9 +37,9 @@ from tests.support.keel_processes import (
     KeelServe,
     KeelWorker,
     ProcessGroup,
-    RedisServer,
     keel_environment,
 )
+from tests.support.redis_server import redis_server
 from tests.support.webhook_receiver import WebhookReceiver
 
 SERVER_URL = os.environ.get("KEEL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -44,20 +47,37 @@ PERSONS = 250  # platform events: audit only
 WORKSPACES = 250  # events of one organization: audit and a webhook each
 CONCURRENCY = 16
 LEASE_SECONDS = 2  # how soon a killed worker's rows are claimed again
-STARTUP_SECONDS = 120  # four interpreters importing Keel at once, on a shared machine
-LOAD_SECONDS = 60
-DRAIN_SECONDS = 30
+# Limits, not targets (idle, the whole test takes about 30 s); generous because four
+# interpreters import Keel at once, on a machine the rest of the suite shares.
+STARTUP_SECONDS = 120
+LOAD_SECONDS = 120
+DRAIN_SECONDS = 60
+CATCH_SECONDS = 15  # to catch a worker in the middle of a delivery
 REVOCATION_LIMIT_SECONDS = 1.0
 CREATED = 201
+# idle connections closed well before uvicorn's 5 s keep-alive would close them under a request
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=2)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Cluster:
     apis: Sequence[KeelServe]
-    workers: Sequence[KeelWorker]
+    workers: list[KeelWorker]  # every worker started, killed ones included
     database_url: str
     receiver: WebhookReceiver
     admin: dict[str, str]  # headers of a platform operator
+    env: dict[str, str]
+    log_dir: Path
+    processes: ProcessGroup
+
+    def start_worker(self) -> KeelWorker:
+        name = f"worker-{len(self.workers) + 1}"
+        worker = KeelWorker(name, self.env, self.log_dir / f"{name}.log", threads=2)
+        self.workers.append(self.processes.add(worker))
+        return worker
+
+    def live_workers(self) -> list[KeelWorker]:
+        return [w for w in self.workers if w.running()]
 
 
 @pytest.fixture
@@ -89,46 +109,44 @@ async def issue_admin_token(settings: Settings) -> str:
 
 @pytest.fixture
 async def cluster(fresh_database: str, tmp_path: Path) -> AsyncIterator[Cluster]:
-    keel, redis_server = ProcessGroup(), RedisServer(tmp_path / "redis.log")
+    keel = ProcessGroup()
     receiver = WebhookReceiver()
-    try:
-        receiver.start()
-        deadline = time.monotonic() + STARTUP_SECONDS
-        await redis_server.wait_ready(deadline)
-        settings = Settings(
-            database_url=fresh_database,
-            redis_url=redis_server.url,
-            token_pepper=secrets.token_urlsafe(16),
-            data_dir=tmp_path / "data",
-            outbox_lease_seconds=LEASE_SECONDS,
-            outbox_sweep_seconds=0.5,
-            db_pool_size=4,
-            log_level="WARNING",
-        )
-        env = keel_environment(
-            {
-                "DATABASE_URL": fresh_database,
-                "REDIS_URL": redis_server.url,
-                "KEEL_TOKEN_PEPPER": settings.token_pepper,
-                "KEEL_DATA_DIR": str(settings.data_dir),
-                "KEEL_OUTBOX_LEASE_SECONDS": str(settings.outbox_lease_seconds),
-                "KEEL_OUTBOX_SWEEP_SECONDS": str(settings.outbox_sweep_seconds),
-                "KEEL_DB_POOL_SIZE": str(settings.db_pool_size),
-                "KEEL_LOG_LEVEL": settings.log_level,
-            }
-        )
-        apis = [keel.add(KeelServe(f"api-{n}", env, tmp_path / f"api-{n}.log")) for n in (1, 2)]
-        workers = [
-            keel.add(KeelWorker(f"worker-{n}", env, tmp_path / f"worker-{n}.log", threads=2)) for n in (1, 2)
-        ]
-        token = await issue_admin_token(settings)
-        await asyncio.gather(*(p.wait_ready(deadline) for p in (*apis, *workers)))
-        yield Cluster(apis, workers, fresh_database, receiver, {"Authorization": f"Bearer {token}"})
-    finally:
-        keel.stop_all()
-        redis_server.stop()
-        receiver.stop()
-        print(keel.logs())  # shown by pytest only when the test failed
+    with redis_server() as redis:
+        try:
+            receiver.start()
+            settings = Settings(
+                database_url=fresh_database,
+                redis_url=redis.url,
+                token_pepper=secrets.token_urlsafe(16),
+                data_dir=tmp_path / "data",
+                outbox_lease_seconds=LEASE_SECONDS,
+                outbox_sweep_seconds=0.5,
+                db_pool_size=4,
+                log_level="WARNING",
+            )
+            env = keel_environment(
+                {
+                    "DATABASE_URL": fresh_database,
+                    "REDIS_URL": redis.url,
+                    "KEEL_TOKEN_PEPPER": settings.token_pepper,
+                    "KEEL_DATA_DIR": str(settings.data_dir),
+                    "KEEL_OUTBOX_LEASE_SECONDS": str(settings.outbox_lease_seconds),
+                    "KEEL_OUTBOX_SWEEP_SECONDS": str(settings.outbox_sweep_seconds),
+                    "KEEL_DB_POOL_SIZE": str(settings.db_pool_size),
+                    "KEEL_LOG_LEVEL": settings.log_level,
+                }
+            )
+            deadline = time.monotonic() + STARTUP_SECONDS
+            apis = [keel.add(KeelServe(f"api-{n}", env, tmp_path / f"api-{n}.log")) for n in (1, 2)]
+            cluster = Cluster(apis, [], fresh_database, receiver, {}, env, tmp_path, keel)
+            workers = [cluster.start_worker() for _ in range(2)]
+            cluster.admin = {"Authorization": f"Bearer {await issue_admin_token(settings)}"}
+            await asyncio.gather(*(p.wait_ready(deadline) for p in (*apis, *workers)))
+            yield cluster
+        finally:
+            keel.stop_all()  # before their Redis goes
+            receiver.stop()
+            print(keel.logs())  # shown by pytest only when the test failed
 
 
 @dataclass
@@ -174,12 +192,43 @@ class Load:
         return PERSONS + WORKSPACES
 
 
-async def kill_a_worker_mid_delivery(workers: Sequence[KeelWorker], receiver: WebhookReceiver) -> set[str]:
-    """Holds new webhook deliveries until one worker is caught sending some, SIGKILLs that
+_LOCK_PLATFORM_CHAIN = "SELECT 1 FROM audit.audit_chain_heads WHERE chain_key = $1 FOR UPDATE"
+_WAITING_FOR_A_LOCK = """
+    SELECT client_port FROM pg_stat_activity
+     WHERE datname = current_database() AND wait_event_type = 'Lock'"""
+_CLAIMED = "SELECT event_id::text FROM audit.audit_outbox WHERE claimed_by IS NOT NULL"
+
+
+async def kill_a_worker_appending_audit(workers: Sequence[KeelWorker], conn: asyncpg.Connection) -> set[str]:
+    """Locks the head of the platform's audit chain, which every batch with a platform event
+    must lock to append, until a worker is caught waiting for it: inside its delivery
+    transaction, with the rows it claimed locked. SIGKILLs that worker, and returns the events
+    of the rows claimed at that moment."""
+    database_port = make_url(SERVER_URL).port or 5432
+    deadline = time.monotonic() + CATCH_SECONDS
+    async with conn.transaction():
+        while await conn.fetchval(_LOCK_PLATFORM_CHAIN, PLATFORM_CHAIN) is None:  # no record yet
+            assert time.monotonic() < deadline, "the platform chain never got its first record"
+            await asyncio.sleep(0.05)
+        while True:
+            waiting = {r["client_port"] for r in await conn.fetch(_WAITING_FOR_A_LOCK)}
+            for worker in workers:
+                if worker.ports_connected_to(database_port) & waiting:
+                    claimed = {r["event_id"] for r in await conn.fetch(_CLAIMED)}
+                    worker.kill()
+                    return claimed
+            assert time.monotonic() < deadline, "no worker was caught appending to the audit chain"
+            await asyncio.sleep(0.02)
+
+
+async def kill_a_worker_sending_webhooks(
+    workers: Sequence[KeelWorker], receiver: WebhookReceiver
+) -> set[str]:
+    """Holds new webhook deliveries until a worker is caught sending some, SIGKILLs that
     worker, and returns the webhook-ids it was sending."""
     receiver.hold()
     try:
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + CATCH_SECONDS
         while True:
             held = receiver.held_now()
             for worker in workers:
@@ -188,7 +237,7 @@ async def kill_a_worker_mid_delivery(workers: Sequence[KeelWorker], receiver: We
                 if sending:
                     worker.kill()
                     return sending
-            assert time.monotonic() < deadline, "no worker was caught delivering a webhook"
+            assert time.monotonic() < deadline, "no worker was caught sending a webhook"
             await asyncio.sleep(0.02)
     finally:
         receiver.release()
@@ -296,45 +345,59 @@ async def organization_with_endpoint(
     return uuid.UUID(org_id), uuid.UUID(r.json()["endpoint"]["id"])
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)
 async def test_two_apis_and_two_workers_apply_every_outbox_row_once(cluster: Cluster) -> None:
     first, second = cluster.apis
     receiver = cluster.receiver
-    async with httpx.AsyncClient(timeout=30) as http:
-        org_id, endpoint_id = await organization_with_endpoint(http, cluster)
-        load = Load(http, cluster.apis, cluster.admin, str(org_id))
-        started = time.monotonic()
-        writing = asyncio.create_task(load.run())
-        while load.done < load.total // 3 and not writing.done():
-            await asyncio.sleep(0.05)
-        victim_was_sending = await kill_a_worker_mid_delivery(cluster.workers, receiver)
-        failures = await asyncio.wait_for(writing, LOAD_SECONDS)
-        load_seconds = time.monotonic() - started
-        assert failures == [], f"{len(failures)} writes failed, e.g. {failures[:5]}"
+    conn = await asyncpg.connect(asyncpg_dsn(cluster.database_url))
+    try:
+        async with httpx.AsyncClient(timeout=30, limits=CLIENT_LIMITS) as http:
+            org_id, endpoint_id = await organization_with_endpoint(http, cluster)
+            load = Load(http, cluster.apis, cluster.admin, str(org_id))
+            started = time.monotonic()
+            writing = asyncio.create_task(load.run())
+            while load.done < load.total // 3 and not writing.done():
+                await asyncio.sleep(0.05)
 
-        # while the surviving worker still drains
-        revoked_after = await seconds_until_revoked_elsewhere(http, cluster.admin, first, second)
-        assert revoked_after < REVOCATION_LIMIT_SECONDS, (
-            f"{second.name} still accepted a token {revoked_after:.2f} s after {first.name} revoked it"
-        )
+            # a worker dies in an audit append and is replaced, as a supervisor would; then a
+            # worker dies while sending webhooks. Their rows are claimed again once leases expire.
+            claimed_at_kill = await kill_a_worker_appending_audit(cluster.live_workers(), conn)
+            replacement = cluster.start_worker()
+            sent_at_kill = await kill_a_worker_sending_webhooks(cluster.live_workers(), receiver)
 
-        conn = await asyncpg.connect(asyncpg_dsn(cluster.database_url))
-        try:
+            failures = await asyncio.wait_for(writing, LOAD_SECONDS)
+            load_seconds = time.monotonic() - started
+            assert failures == [], f"{len(failures)} writes failed, e.g. {failures[:5]}"
+            if replacement.running():
+                await replacement.wait_ready(time.monotonic() + STARTUP_SECONDS)
+
+            # while the workers still drain
+            revoked_after = await seconds_until_revoked_elsewhere(http, cluster.admin, first, second)
+            assert revoked_after < REVOCATION_LIMIT_SECONDS, (
+                f"{second.name} still accepted a token {revoked_after:.2f} s after {first.name} revoked it"
+            )
+
             left = await wait_until_drained(conn)
             assert left == (0, 0), f"(audit rows, webhook rows) left in the outboxes after the load: {left}"
             found = await outcome(conn, org_id, endpoint_id)
-        finally:
-            await conn.close()
+            logged_at_kill = await conn.fetchval(
+                "SELECT count(*) FROM audit.audit_logs WHERE event_id = ANY($1::uuid[])",
+                list(claimed_at_kill),
+            )
 
-        r = await http.get(second.base_url + "/audit/verify", headers=cluster.admin)
-        assert r.status_code == 200, r.text
-        assert r.json()["ok"] is True, r.json()
+            r = await http.get(second.base_url + "/audit/verify", headers=cluster.admin)
+            assert r.status_code == 200, r.text
+            assert r.json()["ok"] is True, r.json()
+    finally:
+        await conn.close()
 
-    # every event reached the audit log exactly once
+    # every event reached the audit log exactly once, those claimed when a worker died included
     assert (len(found.persons), len(found.workspaces)) == (PERSONS, WORKSPACES)
     for kind, records in (("persons", found.persons), ("workspaces", found.workspaces)):
         wrong = {target: n for target, n in records.items() if n != 1}
         assert wrong == {}, f"{len(wrong)} {kind} not audited exactly once, e.g. {list(wrong.items())[:5]}"
+    assert claimed_at_kill, "the audit kill caught no claimed row"
+    assert logged_at_kill == len(claimed_at_kill)
 
     # every event of the organization became one delivery, and arrived; more than once only
     # where its row was claimed again, after a worker died while sending it
@@ -347,12 +410,14 @@ async def test_two_apis_and_two_workers_apply_every_outbox_row_once(cluster: Clu
         f"{len(repeated)} webhooks received more often than their rows were claimed,"
         f" e.g. {list(repeated.items())[:5]}"
     )
-    for event in victim_was_sending:
+    for event in sent_at_kill:
         assert received[event] >= 2, f"{event}: the killed worker's delivery was never sent again"
 
-    assert sum(p.running() for p in (*cluster.apis, *cluster.workers)) == 3, "a process died unasked"
+    alive = [p.name for p in (*cluster.apis, *cluster.workers) if p.running()]
+    assert len(alive) == 3, f"only {alive} are still running: a process died unasked"
     reclaimed = sum(1 for attempts in found.deliveries.values() if attempts > 1)
     print(
         f"{load.total} writes in {load_seconds:.1f} s; token refused elsewhere after {revoked_after:.3f} s;"
-        f" killed a worker sending {len(victim_was_sending)} webhooks; {reclaimed} deliveries claimed again"
+        f" killed a worker holding {len(claimed_at_kill)} audit rows, another sending {len(sent_at_kill)}"
+        f" webhooks; {reclaimed} deliveries claimed again"
     )

@@ -1,6 +1,6 @@
-"""Real `keel` processes (and a private redis-server) for end-to-end tests: each writes to its
-own log file, whose tail goes into failure messages, and each is stopped whatever happens
-(SIGTERM, then SIGKILL after a timeout)."""
+"""Real `keel` processes for end-to-end tests: each writes to its own log file, whose tail goes
+into failure messages, and each is stopped whatever happens (SIGTERM, then SIGKILL after a
+timeout)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from typing import TypeVar
 
 import httpx
 import psutil  # type: ignore[import-untyped]
-import redis
 
 from tests.support.pg_server import free_port
 
@@ -120,32 +119,6 @@ class KeelWorker(Process):
             assert self.running(), f"{self.name} exited early:\n{self.log_tail()}"
             assert time.monotonic() < deadline, f"{self.name} never started:\n{self.log_tail()}"
             await asyncio.sleep(0.2)
-
-
-class RedisServer(Process):
-    """A throwaway redis-server on a free port, keeping nothing on disk."""
-
-    def __init__(self, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        env = {"PATH": os.environ.get("PATH", os.defpath)}
-        super().__init__("redis-server", [*args, "--appendonly", "no"], env, log)
-
-    async def wait_ready(self, deadline: float) -> None:
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1)
-        try:
-            while True:
-                assert self.running(), f"redis-server exited early:\n{self.log_tail()}"
-                try:
-                    if client.ping():
-                        return
-                except (redis.ConnectionError, redis.TimeoutError):
-                    pass
-                assert time.monotonic() < deadline, f"redis-server never answered:\n{self.log_tail()}"
-                await asyncio.sleep(0.1)
-        finally:
-            client.close()
 
 
 P = TypeVar("P", bound=Process)
