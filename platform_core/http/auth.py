@@ -215,7 +215,8 @@ def requires(permission: str, *, platform_scope: bool = False) -> Guard:
     in the organization/workspace named by the route's `org_id`/`workspace_id` path params.
     A principal with no standing in that organization gets 404, never a hint that it exists.
     `platform_scope`: only a platform-scope grant counts (operators), even on a route under
-    an organization, whose own roles (e.g. `billing.*:*`) must not grant it."""
+    an organization, whose own roles (e.g. `billing.*:*`) must not grant it; a principal
+    without standing there still gets 404, one with standing but no such grant 403."""
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal = connection.scope.get("user")
@@ -230,7 +231,7 @@ def requires(permission: str, *, platform_scope: bool = False) -> Guard:
                 code="insufficient_scope",
                 headers={"WWW-Authenticate": challenge},
             )
-        org_id, workspace_id = (None, None) if platform_scope else _scope_ids(connection)
+        org_id, workspace_id = _scope_ids(connection)
         registry: Registry = connection.app.state.runtime.registry
         authorizer = registry.authorizer
         if authorizer is None:
@@ -240,6 +241,8 @@ def requires(permission: str, *, platform_scope: bool = False) -> Guard:
             session = connection.app.state.runtime.sessionmaker()
             connection.scope[REQUEST_SESSION] = session  # type: ignore[literal-required]
         decision = await authorizer.is_allowed(session, principal, permission, org_id, workspace_id)
+        if platform_scope and decision is not None:  # standing in the organization, now the grant
+            decision = await authorizer.is_allowed(session, principal, permission, None, None)
         if decision is None:
             raise NotFound()
         if not decision:
