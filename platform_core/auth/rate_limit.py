@@ -19,10 +19,10 @@ from redis.exceptions import RedisError
 
 from platform_core.core.errors import ProblemError
 from platform_core.core.log_throttle import ThrottledWarning
+from platform_core.core.outages import RETRY_AFTER_SECONDS
 
 WINDOW_SECONDS = 60
 KEY_PREFIX = "keel:rate"
-RETRY_AFTER_OUTAGE_SECONDS = 5
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,6 @@ class RateLimiter:
         if not self._fail_open:
             raise RateLimitUnavailable(
                 "the request budget cannot be counted right now; retry shortly",
-                headers={"Retry-After": str(RETRY_AFTER_OUTAGE_SECONDS)},
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
         return RateDecision(allowed=True, count=0, limit=limit, retry_after=retry_after)

@@ -22,6 +22,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one object per line (platform_core.core.logs)
     db_pool_size: int = 10
+    # how long a request waits for a pooled connection before answering 503 (a stalled database)
+    db_pool_timeout_seconds: float = 5.0
     outbox_batch_size: int = 500
     outbox_lease_seconds: int = 60
     outbox_max_attempts: int = 8

@@ -18,9 +18,9 @@ from litestar.datastructures import State
 from sqlalchemy import text
 
 from platform_core.core.errors import problem_response
+from platform_core.core.outages import RETRY_AFTER_SECONDS
 from platform_core.runtime.runtime import Runtime
 
-RETRY_AFTER_SECONDS = 5
 _SELECT_1 = text("SELECT 1")
 
 CheckResult = Literal["ok", "down"]

@@ -92,7 +92,11 @@ class Runtime:
         closers = [self.engines.dispose_current, self.nudger.close_current_loop]
         self.broker.add_middleware(WorkerLoopCloser(closers))
         declare_drain_actors(self.broker, self.registry.relays, self.engines, self.tuning)
-        self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        self.engine: AsyncEngine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            pool_timeout=settings.db_pool_timeout_seconds,
+        )
         self.caches = HotCaches(asyncpg_dsn(settings.database_url))
         self.sessionmaker = create_sessionmaker(self.engine, info={SESSION_INFO_KEY: self.caches})
         self.uow = UnitOfWorkFactory(
