@@ -143,7 +143,15 @@ async def test_stripe_answers_settle_a_refund_once_and_a_late_failure_gives_the_
     assert (await ok(await shop.client.get(refunds_url(shop, payment["id"]), headers=shop.headers)))[0][
         "status"
     ] == "failed"
-    assert (await refund(shop, payment["id"]))["amount"] == 1000
+    retry = await refund(shop, payment["id"])
+    assert retry["amount"] == 1000
+    # Stripe refused to create it: the provider relay reports a refund without an id, failed
+    refused = {**stripe_refund(retry, "failed", failure_reason="charge_already_refunded"), "id": None}
+    await send(shop, runtime, "refund.updated", refused)
+    statuses = await ok(await shop.client.get(refunds_url(shop, payment["id"]), headers=shop.headers))
+    assert [(r["status"], r["provider_refund_id"]) for r in statuses] == [
+        ("failed", answer["id"]), ("failed", None),
+    ]  # fmt: skip
 
 
 async def test_a_refund_made_in_the_stripe_dashboard_is_recorded_from_charge_refunded(

@@ -256,13 +256,18 @@ async def apply_stripe_refund(
     uow: UnitOfWork, obj: dict[str, Any], payment_intent: str | None = None
 ) -> None:
     """One Stripe Refund object: matched by its id, else by `metadata.keel_refund_id`; a
-    refund made outside Keel (the Stripe dashboard) of a payment Keel knows is recorded."""
+    refund made outside Keel (the Stripe dashboard) of a payment Keel knows is recorded. A
+    refund Stripe refused to create has no id (the provider relay reports it `failed`)."""
     refund_id, status, amount = _str(obj.get("id")), obj.get("status"), obj.get("amount")
-    if refund_id is None or status not in STATUSES or not isinstance(amount, int) or amount <= 0:
-        raise InvalidRequest("a refund needs id, a positive amount and a known status")
+    if status not in STATUSES or not isinstance(amount, int) or amount <= 0:
+        raise InvalidRequest("a refund needs a positive amount and a known status")
     failure = obj.get("failure_reason") if isinstance(obj.get("failure_reason"), str) else None
-    known = await uow.session.scalar(
-        select(Refund.id).where(Refund.provider == "stripe", Refund.provider_refund_id == refund_id)
+    known = (
+        await uow.session.scalar(
+            select(Refund.id).where(Refund.provider == "stripe", Refund.provider_refund_id == refund_id)
+        )
+        if refund_id is not None
+        else None
     )
     if known is None:
         metadata = obj.get("metadata")
@@ -279,8 +284,10 @@ async def apply_stripe_refund(
             )
     if known is not None:
         await _move(uow, known, status, provider_refund_id=refund_id, failure_reason=failure)
-        return
-    await _record_external(uow, obj, refund_id, status, amount, failure, payment_intent)
+    elif refund_id is not None:
+        await _record_external(uow, obj, refund_id, status, amount, failure, payment_intent)
+    else:
+        log.warning("a stripe refund without id matches no Keel refund: ignored")
 
 
 async def _record_external(
