@@ -33,7 +33,7 @@ SUBSCRIPTION_RENEWED = "billing.subscription.renewed"
 SUBSCRIPTION_CANCELED = "billing.subscription.canceled"
 
 
-class Tier(msgspec.Struct, frozen=True, kw_only=True):
+class Tier(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Up to `up_to` units (None: the last tier, unbounded): `unit_amount` per unit and a
     `flat_amount` once for reaching the tier."""
 

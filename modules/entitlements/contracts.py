@@ -54,7 +54,7 @@ class ResourceKeyDTO(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
-class RuleSpec(msgspec.Struct, frozen=True, kw_only=True):
+class RuleSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One rule of a set: what it grants for one resource key. `amount` is per unit of the
     provision's quantity (numeric rules); `value` overrides a config key's default value."""
 
@@ -119,7 +119,7 @@ class OndemandConfigDTO(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
 
 
-class BillingCycle(msgspec.Struct, frozen=True, kw_only=True):
+class BillingCycle(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The provision's billing cycle; periods are anchor + n x interval (month ends clamp)."""
 
     anchor: datetime

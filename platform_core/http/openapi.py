@@ -284,10 +284,27 @@ def _request_bodies_from_msgspec(facts: list[_RouteFacts], openapi: OpenAPI) -> 
         rules = getattr(struct, SCHEMA_RULES, None)
         if rules and struct.__name__ in components:
             components[struct.__name__] = {**components[struct.__name__], **rules}
+    schemas, components = _decimals_as_decoded(schemas), _decimals_as_decoded(components)
     # plain JSON Schema dicts: Litestar renders dicts as they are
     for (media, _), schema in zip(bodies, schemas, strict=True):
         media.schema = cast(Schema, schema)
     openapi.components.schemas = {**(openapi.components.schemas or {}), **cast(dict[str, Schema], components)}
+
+
+_DECIMAL = {"type": "string", "format": "decimal"}
+
+
+def _decimals_as_decoded(schema: Any) -> Any:
+    """msgspec states a Decimal as a string, and decodes it from a JSON string or, exactly, from
+    a JSON number: say both, so a client sending `"quantity": 1` follows the document."""
+    if isinstance(schema, dict):
+        if {k: schema.get(k) for k in _DECIMAL} == _DECIMAL:
+            rest = {k: v for k, v in schema.items() if k not in ("type", "format")}
+            return {"anyOf": [dict(_DECIMAL), {"type": "number"}], **rest}
+        return {key: _decimals_as_decoded(value) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_decimals_as_decoded(item) for item in schema]
+    return schema
 
 
 def document(app: Litestar, public_prefixes: Sequence[str]) -> None:
