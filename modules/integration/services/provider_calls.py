@@ -1,4 +1,4 @@
-"""Calls to payment providers, through an outbox (ADR 0015).
+"""Calls to payment providers, through an outbox (README, "Payment providers").
 
 1. **Decide.** Billing publishes a request (`billing.payment_intent.requested`,
    `billing.customer.requested`, `billing.refund.created`, `billing.payment_method.detach_requested`);
