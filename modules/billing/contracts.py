@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+
+from platform_core.core.ranges import PositiveInt64
 
 Interval = Literal["day", "week", "month", "year"]
 PriceType = Literal["recurring", "one_time"]
@@ -18,6 +20,7 @@ BillingScheme = Literal["per_unit", "tiered"]
 TiersMode = Literal["graduated", "volume"]
 CollectionMethod = Literal["charge_automatically", "send_invoice"]
 PaymentProviderName = Literal["stripe", "manual"]
+TierAmount = Annotated[int, msgspec.Meta(ge=0, le=10**15)]  # like every amount a client sends
 SubscriptionStatus = Literal["incomplete", "trialing", "active", "past_due", "paused", "canceled", "unpaid"]
 
 # Events
@@ -37,9 +40,9 @@ class Tier(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """Up to `up_to` units (None: the last tier, unbounded): `unit_amount` per unit and a
     `flat_amount` once for reaching the tier."""
 
-    up_to: int | None
-    unit_amount: int = 0
-    flat_amount: int = 0
+    up_to: PositiveInt64 | None
+    unit_amount: TierAmount = 0
+    flat_amount: TierAmount = 0
 
 
 class BillingAccountDTO(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,6 +72,7 @@ class ProductDTO(msgspec.Struct, frozen=True, kw_only=True):
     entitlement_set_id: uuid.UUID | None
     active: bool
     created_at: datetime
+    trial_period_days: int | None = None  # the trial offered (operators set it)
 
 
 class PriceDTO(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,6 +91,7 @@ class PriceDTO(msgspec.Struct, frozen=True, kw_only=True):
     metered_resource_key: str | None
     active: bool
     created_at: datetime
+    trial_period_days: int | None = None  # the trial offered (operators set it); else the product's
 
 
 class SubscriptionItemDTO(msgspec.Struct, frozen=True, kw_only=True):
@@ -447,3 +452,65 @@ class PaymentMethodDetachRequest(msgspec.Struct, frozen=True, kw_only=True):
     account_id: uuid.UUID
     provider: PaymentProviderName
     provider_payment_method_id: str
+
+
+# Unpriced usage (services/unpriced_usage.py): overage no price could price, for operators
+UNPRICED_USAGE_CREATED = "billing.unpriced_usage.created"
+UNPRICED_USAGE_PRICED = "billing.unpriced_usage.priced"
+UNPRICED_USAGE_WAIVED = "billing.unpriced_usage.waived"
+UnpricedUsageStatus = Literal["open", "priced", "waived"]
+
+
+class UnpricedUsageDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """`quantity` is a decimal string; `reason` says why no price priced it."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    account_id: uuid.UUID
+    resource_key: str
+    quantity: str
+    price_ref: str | None
+    reason: str
+    period_start: datetime | None
+    period_end: datetime | None
+    usage_event_ids: list[uuid.UUID]
+    status: UnpricedUsageStatus
+    price_id: uuid.UUID | None
+    amount: int | None
+    currency: str
+    pending_charge_id: uuid.UUID | None
+    waive_reason: str | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+    created_at: datetime
+
+
+# Reconciliation (services/reconcile.py; `keel billing reconcile`)
+class Violation(msgspec.Struct, frozen=True, kw_only=True):
+    """One broken invariant: which (`invariant`), about what (`subject_type`, `subject_id`,
+    the organization) and the numbers that disagree (`detail`)."""
+
+    invariant: str
+    subject_type: str
+    subject_id: str
+    org_id: uuid.UUID | None
+    detail: str
+
+
+class AccountNet(msgspec.Struct, frozen=True, kw_only=True):
+    """What an account's members have contributed, by billing's books: paid invoices minus
+    succeeded refunds, the credited part of paid invoices and lost disputes."""
+
+    account_id: uuid.UUID
+    org_id: uuid.UUID
+    currency: str
+    net: int
+
+
+class MoneyDocument(msgspec.Struct, frozen=True, kw_only=True):
+    """A payment, refund, credit note or dispute and the event that announced its creation."""
+
+    subject_type: str
+    subject_id: uuid.UUID
+    org_id: uuid.UUID | None
+    created_event: str

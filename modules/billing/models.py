@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -16,12 +17,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     SmallInteger,
     Text,
     UniqueConstraint,
+    Uuid,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from platform_core.core.ids import uuid7
@@ -30,6 +33,7 @@ from platform_core.persistence.db import Base, Timestamped
 SCHEMA = "billing"
 ORG_FK = "organization.organizations.id"
 CURRENCY_CHECK = "currency ~ '^[A-Z]{3}$'"
+TRIAL_CHECK = "trial_period_days IS NULL OR trial_period_days BETWEEN 1 AND 730"
 INTERVALS = ("day", "week", "month", "year")
 SUBSCRIPTION_STATUSES = ("incomplete", "trialing", "active", "past_due", "paused", "canceled", "unpaid")
 COLLECTION_METHODS = ("charge_automatically", "send_invoice")
@@ -79,6 +83,7 @@ class Product(Timestamped, Base):
     __tablename__ = "products"
     __table_args__ = (
         CheckConstraint("key ~ '^[a-z][a-z0-9_.-]{0,99}$'", name="key_format"),
+        CheckConstraint(TRIAL_CHECK, name="trial_period_days"),
         {"schema": SCHEMA},
     )
 
@@ -90,6 +95,8 @@ class Product(Timestamped, Base):
         ForeignKey("entitlements.entitlement_sets.id", ondelete="RESTRICT")
     )
     active: Mapped[bool] = mapped_column(server_default=text("true"))
+    # the trial operators offer (billing_0025_self_service_bounds); a price's own wins
+    trial_period_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class Price(Base):
@@ -115,6 +122,7 @@ class Price(Base):
             name="scheme_shape",
         ),
         CheckConstraint("unit_amount IS NULL OR unit_amount >= 0", name="unit_amount"),
+        CheckConstraint(TRIAL_CHECK, name="trial_period_days"),
         {"schema": SCHEMA},
     )
 
@@ -135,6 +143,7 @@ class Price(Base):
     metered_resource_key: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    trial_period_days: Mapped[int | None] = mapped_column(Integer)  # billing_0025_self_service_bounds
 
 
 class Subscription(Timestamped, Base):
@@ -693,3 +702,50 @@ class PaymentMethod(Timestamped, Base):
     status: Mapped[str] = mapped_column(Text, server_default="attached")
     detach_requested_at: Mapped[datetime | None]
     detached_at: Mapped[datetime | None]
+
+
+UNPRICED_USAGE_STATUSES = ("open", "priced", "waived")
+
+
+class UnpricedUsage(Timestamped, Base):
+    """Overage no price could price (billing_0025_self_service_bounds): it waits here, never on
+    an invoice at 0, until an operator prices it (it becomes a usage pending charge) or waives
+    it with a reason."""
+
+    __tablename__ = "unpriced_usage"
+    __table_args__ = (
+        CheckConstraint(f"status IN {UNPRICED_USAGE_STATUSES}", name="status"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "(status = 'priced')"
+            " = (price_id IS NOT NULL AND amount IS NOT NULL AND pending_charge_id IS NOT NULL)",
+            name="priced",
+        ),
+        CheckConstraint("(status = 'waived') = (waive_reason IS NOT NULL)", name="waived"),
+        CheckConstraint("(status = 'open') = (resolved_at IS NULL)", name="resolved"),
+        Index("ix_unpriced_usage_open", "created_at", postgresql_where=text("status = 'open'")),
+        Index("ix_unpriced_usage_org_id_id", "org_id", "id"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="RESTRICT"))
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.billing_accounts.id", ondelete="RESTRICT")
+    )
+    resource_key: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[Decimal] = mapped_column(Numeric)
+    price_ref: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    period_start: Mapped[datetime | None]
+    period_end: Mapped[datetime | None]
+    usage_event_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), server_default="{}")
+    status: Mapped[str] = mapped_column(Text, server_default="open")
+    price_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("billing.prices.id", ondelete="RESTRICT"))
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    pending_charge_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.pending_charges.id", ondelete="RESTRICT")
+    )
+    waive_reason: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None]

@@ -20,3 +20,5 @@ REFUNDS_WRITE = "billing.refunds:write"  # platform scope only (operators), even
 CREDIT_NOTES_READ = "billing.credit_notes:read"  # organization scope
 CREDIT_NOTES_WRITE = "billing.credit_notes:write"  # platform scope: issuing, voiding
 DISPUTES_READ = "billing.disputes:read"  # organization scope; across organizations for operators
+UNPRICED_USAGE_READ = "billing.unpriced_usage:read"  # platform scope (operators)
+UNPRICED_USAGE_WRITE = "billing.unpriced_usage:write"  # platform scope: price or waive

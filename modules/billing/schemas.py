@@ -28,6 +28,7 @@ Key = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.-]{0,99}$")]
 Amount = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 DaysUntilDue = Annotated[int, msgspec.Meta(ge=0, le=365)]
+TrialDays = Annotated[int, msgspec.Meta(ge=1, le=730)]
 
 
 class CreateAccount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -59,6 +60,7 @@ class CreateProduct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     description: Text | None = None
     entitlement_set_key: str | None = None
     entitlement_set_id: uuid.UUID | None = None
+    trial_period_days: TrialDays | None = None
 
 
 class UpdateProduct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -66,6 +68,7 @@ class UpdateProduct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     description: Text | msgspec.UnsetType | None = msgspec.UNSET
     active: bool | msgspec.UnsetType = msgspec.UNSET
     entitlement_set_key: str | msgspec.UnsetType = msgspec.UNSET
+    trial_period_days: TrialDays | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class CreatePrice(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -123,6 +126,7 @@ class CreatePrice(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     tiers_mode: TiersMode | None = None
     metered_resource_key: str | None = None
     lookup_key: Key | None = None
+    trial_period_days: TrialDays | None = None
 
 
 class SetPriceActive(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -138,7 +142,10 @@ class CreateSubscription(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     account_id: uuid.UUID
     pool_id: uuid.UUID
     items: Annotated[list[ItemIn], msgspec.Meta(min_length=1, max_length=20)]
-    trial_days: Annotated[int, msgspec.Meta(ge=1, le=730)] | None = None
+    # the trial is the operators' (the prices' trial_period_days, else their products'); a
+    # customer may only shorten it: fewer days (0: none) or an earlier trial_end
+    trial_period_days: Annotated[int, msgspec.Meta(ge=0, le=730)] | None = None
+    trial_end: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
     promotion_code: Annotated[str, msgspec.Meta(min_length=3, max_length=50)] | None = None
 
 
@@ -215,3 +222,12 @@ class CreateCreditNote(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     refund_amount: Amount | None = None
     credit_amount: Amount | None = None
     memo: Text | None = None
+
+
+# Unpriced usage (routes/unpriced_usage.py, operators)
+class PriceUnpricedUsage(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    price_id: uuid.UUID
+
+
+class WaiveUnpricedUsage(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]

@@ -9,8 +9,8 @@ from modules.billing.services import collection, payment_methods
 from modules.billing.services.disputes import on_stripe_dispute
 from modules.billing.services.payments import on_stripe_payment_succeeded
 from modules.billing.services.refunds import on_stripe_charge_refunded, on_stripe_refund
-from modules.billing.services.usage_charges import on_usage_overage
-from modules.entitlements.contracts import USAGE_OVERAGE
+from modules.billing.services.usage_charges import on_ondemand_configured, on_usage_overage
+from modules.entitlements.contracts import ONDEMAND_CONFIGURED, USAGE_OVERAGE
 from platform_core.messaging.events import inbound_webhook_type
 from platform_core.messaging.uow import Subscription
 from platform_core.runtime.module import ModuleSpec
@@ -21,6 +21,7 @@ MODULE = ModuleSpec(
     route_handlers=CONTROLLERS,
     subscriptions=[
         Subscription(USAGE_OVERAGE, on_usage_overage),
+        Subscription(ONDEMAND_CONFIGURED, on_ondemand_configured),  # price_ref checked against the catalog
         Subscription(inbound_webhook_type("stripe", "payment_intent.succeeded"), on_stripe_payment_succeeded),
         # collection and payment methods (services/collection.py, services/payment_methods.py)
         Subscription(INVOICE_FINALIZED, collection.on_invoice_finalized),

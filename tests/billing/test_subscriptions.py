@@ -138,6 +138,8 @@ async def test_canceling_now_credits_the_unused_time_and_ends_capacity(shop: Sho
     clock.set(APRIL)
     price = await shop.price(unit_amount=3000)
     sub = await shop.subscribe((price["id"], 1))
+    (invoice,) = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    await ok(await shop.client.post(f"/billing/invoices/{invoice['id']}/mark-paid", headers=shop.headers))
     clock.set(APRIL + timedelta(days=20))
     r = await shop.client.post(
         shop.url(sub["id"], "/cancel"), json={"at_period_end": False}, headers=shop.headers
@@ -182,8 +184,8 @@ async def test_a_trial_is_free_then_paid_periods_start_at_its_end(
     shop: Shop, clock: Clock, runtime: Runtime
 ) -> None:
     clock.set(APRIL)
-    price = await shop.price()
-    sub = await shop.subscribe((price["id"], 1), trial_days=14)
+    price = await shop.price(trial_period_days=14)  # the trial operators offer
+    sub = await shop.subscribe((price["id"], 1))
     assert (sub["status"], sub["trial_end"], sub["current_period_end"]) == (
         "trialing", "2031-04-15T12:00:00Z", "2031-04-15T12:00:00Z",
     )  # fmt: skip

@@ -12,7 +12,7 @@ from tests.billing.conftest import Shop
 from tests.entitlements.conftest import event, ok
 
 
-async def soft_quota_with_ondemand(shop: Shop, price_ref: str) -> str:
+async def soft_quota_with_ondemand(shop: Shop, price_ref: str | None) -> str:
     key = await shop.world.key()
     rules = [
         {
@@ -71,10 +71,14 @@ async def test_overage_is_charged_at_the_on_demand_price_and_invoiced(shop: Shop
     assert str((await usage_charges(runtime, shop.account))[0]["invoice_id"]) == invoice["id"]
 
 
-async def test_an_overage_that_cannot_be_priced_is_kept_and_flagged(shop: Shop, runtime: Runtime) -> None:
-    key = await soft_quota_with_ondemand(shop, "no-such-price")
+async def test_an_overage_that_cannot_be_priced_is_kept_for_an_operator(shop: Shop, runtime: Runtime) -> None:
+    """No price to price it: no charge at 0, an unpriced item instead (priced or waived in
+    tests/billing/test_self_service_bounds.py)."""
+    key = await soft_quota_with_ondemand(shop, None)
     await ok(await shop.world.usage(shop.org, [event(shop.workspace, key, 12)]))
-    (charge,) = await usage_charges(runtime, shop.account)
-    assert charge["amount"] == 0
-    assert charge["description"].startswith("UNPRICED (price_ref 'no-such-price', needs an operator): 2 x ")
-    assert charge["events"] == 1
+    assert await usage_charges(runtime, shop.account) == []
+    unpriced = await ok(await shop.client.get("/billing/unpriced-usage", headers=shop.headers))
+    (mine,) = [u for u in unpriced if u["account_id"] == shop.account]
+    assert (mine["quantity"], mine["resource_key"], mine["status"]) == ("2", key, "open")
+    assert mine["reason"] == "no price_ref is configured"
+    assert len(mine["usage_event_ids"]) == 1

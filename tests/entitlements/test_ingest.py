@@ -166,9 +166,23 @@ async def test_ondemand_overage_is_published_up_to_the_cap(world: World, runtime
             }
         ]
     )
+    # the price_ref must name a real per-unit price (billing checks it when an operator sets it)
+    lookup = f"api_overage_{uuid.uuid4().hex[:8]}"
+    r = await world.client.post(
+        "/billing/products",
+        json={"key": lookup.replace("_", "-"), "name": "API overage"},
+        headers=world.headers,
+    )
+    product = await ok(r, 201)
+    r = await world.client.post(
+        f"/billing/products/{product['id']}/prices",
+        json={"currency": "EUR", "unit_amount": 5, "type": "one_time", "lookup_key": lookup},
+        headers=world.headers,
+    )
+    await ok(r, 201)
     r = await world.client.put(
         f"/entitlements/orgs/{org}/pools/{pool}/ondemand/{key}",
-        json={"enabled": True, "price_ref": "price_api_overage", "cap": "5"},
+        json={"enabled": True, "price_ref": lookup, "cap": "5"},
         headers=world.headers,
     )
     config = await ok(r)
@@ -193,7 +207,7 @@ async def test_ondemand_overage_is_published_up_to_the_cap(world: World, runtime
             .all()
         )
     assert [(d["quantity"], d["billed_total"]) for d in rows] == [("3", "3"), ("2", "5")]
-    assert rows[0]["price_ref"] == "price_api_overage"
+    assert rows[0]["price_ref"] == lookup
     assert len(rows[0]["usage_event_ids"]) == 2
     assert rows[0]["resource_key"] == key
 

@@ -10,7 +10,9 @@ from modules.billing.routes.invoices import InvoiceController
 from modules.billing.routes.payment_methods import PaymentMethodController
 from modules.billing.routes.refunds import RefundController
 from modules.billing.routes.subscriptions import SubscriptionController
+from modules.billing.routes.unpriced_usage import UnpricedUsageController
 
 CONTROLLERS = [AccountController, CatalogController, InvoiceController, SubscriptionController]
 CONTROLLERS += [RefundController, CreditNoteController, DisputeController]
 CONTROLLERS += [PaymentMethodController]
+CONTROLLERS += [UnpricedUsageController]

@@ -34,6 +34,7 @@ def product_dto(p: Product) -> ProductDTO:
         entitlement_set_id=p.entitlement_set_id,
         active=p.active,
         created_at=p.created_at,
+        trial_period_days=p.trial_period_days,
     )
 
 
@@ -54,6 +55,7 @@ def price_dto(p: Price) -> PriceDTO:
         metered_resource_key=p.metered_resource_key,
         active=p.active,
         created_at=p.created_at,
+        trial_period_days=p.trial_period_days,
     )
 
 
@@ -88,6 +90,7 @@ async def create_product(uow: UnitOfWork, data: CreateProduct) -> ProductDTO:
         name=data.name,
         description=data.description,
         entitlement_set_id=await _set_id(uow, data.entitlement_set_key, data.entitlement_set_id),
+        trial_period_days=data.trial_period_days,
     )
     uow.session.add(product)
     await uow.session.flush()
@@ -106,6 +109,8 @@ async def update_product(uow: UnitOfWork, product_id: uuid.UUID, changes: Update
         product.active = changes.active
     if changes.entitlement_set_key is not msgspec.UNSET:
         product.entitlement_set_id = await _set_id(uow, changes.entitlement_set_key, None)
+    if changes.trial_period_days is not msgspec.UNSET:
+        product.trial_period_days = changes.trial_period_days
     await uow.session.flush()
     await uow.session.refresh(product)
     await uow.emit(PRODUCT_UPDATED, subject=Subject(type="product", id=str(product.id), name=product.key))
@@ -154,6 +159,7 @@ async def create_price(uow: UnitOfWork, product_id: uuid.UUID, data: CreatePrice
         tiers=msgspec.to_builtins(data.tiers) if data.tiers else None,
         tiers_mode=data.tiers_mode,
         metered_resource_key=data.metered_resource_key,
+        trial_period_days=data.trial_period_days,
     )
     uow.session.add(price)
     await uow.session.flush()

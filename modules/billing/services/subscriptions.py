@@ -22,13 +22,13 @@ from modules.billing.contracts import (
     SubscriptionDTO,
     SubscriptionItemDTO,
 )
-from modules.billing.models import Price, Subscription, SubscriptionChange, SubscriptionItem
+from modules.billing.models import Invoice, Price, Subscription, SubscriptionChange, SubscriptionItem
 from modules.billing.schemas import CreateSubscription
 from modules.billing.services.accounts import account_row
 from modules.billing.services.catalog import price_row, product_row, tiers_of
 from modules.billing.services.discounts import discounted, redeem
 from modules.billing.services.invoices import Line, add_pending_charge, issue_invoice
-from modules.billing.services.money import amount_for, prorate
+from modules.billing.services.money import amount_for, prorate, to_minor
 from modules.billing.services.periods import period_at, shift
 from modules.entitlements import api as ent_api
 from modules.entitlements.contracts import BillingCycle
@@ -161,6 +161,40 @@ async def _checked_prices(uow: UnitOfWork, data: CreateSubscription, currency: s
     return prices
 
 
+async def _offered_trial_days(uow: UnitOfWork, prices: list[Price]) -> int:
+    """The trial operators offer: each price's `trial_period_days`, else its product's; with
+    several prices the shortest (a price offering none offers no trial for the whole)."""
+    offered = []
+    for price in prices:
+        days = price.trial_period_days
+        if days is None:
+            days = (await product_row(uow, price.product_id)).trial_period_days
+        offered.append(days or 0)
+    return min(offered)
+
+
+def _trial_end(data: CreateSubscription, offered_days: int, now: datetime) -> datetime | None:
+    """The offered trial, or a shorter one the customer asks for; never a longer one."""
+    if data.trial_period_days is not None and data.trial_end is not None:
+        raise _refuse("ask for trial_period_days or trial_end, not both", "trial_shape")
+    latest = now + timedelta(days=offered_days)
+    if data.trial_end is not None:
+        if data.trial_end <= now:
+            raise _refuse("trial_end must be in the future", "trial_end_past")
+        if data.trial_end > latest:
+            raise _refuse(
+                f"the trial offered is {offered_days} day(s); trial_end may only shorten it", "trial_too_long"
+            )
+        return data.trial_end
+    days = offered_days if data.trial_period_days is None else data.trial_period_days
+    if days > offered_days:
+        raise _refuse(
+            f"the trial offered is {offered_days} day(s); trial_period_days may only shorten it",
+            "trial_too_long",
+        )
+    return now + timedelta(days=days) if days else None
+
+
 async def create_subscription(
     uow: UnitOfWork, org_id: uuid.UUID, data: CreateSubscription
 ) -> SubscriptionDTO:
@@ -172,7 +206,7 @@ async def create_subscription(
     prices = await _checked_prices(uow, data, account.currency)
     interval, interval_count = prices[0].interval or "month", prices[0].interval_count
     now = utcnow()
-    trial_end = now + timedelta(days=data.trial_days) if data.trial_days else None
+    trial_end = _trial_end(data, await _offered_trial_days(uow, prices), now)
     sub = Subscription(
         org_id=org_id,
         account_id=account.id,
@@ -331,10 +365,13 @@ async def cancel(
         )
         return subscription_dto(sub, items)
     proration = []
+    paid_share = await period_paid_share(uow, sub) if sub.status in CREDITABLE else None
     for item in items:
         price = await price_row(uow, item.price_id)
-        if sub.status == "active" and price.usage_type == "licensed":
-            proration.append(_proration(sub, item, price, item.quantity, now, unused=True))
+        if paid_share is not None and price.usage_type == "licensed":
+            credit = _paid_part(_proration(sub, item, price, item.quantity, now, unused=True), paid_share)
+            if credit is not None:
+                proration.append(credit)
         if item.provision_id is not None:
             await ent_api.deprovision(uow, item.provision_id, org_id=org_id)
     sub.status, sub.canceled_at, sub.ended_at = "canceled", now, now
@@ -348,6 +385,38 @@ async def cancel(
         org_id=org_id,
     )
     return subscription_dto(sub, items)
+
+
+CREDITABLE = ("active", "past_due", "unpaid")  # a trial was free: nothing to credit
+
+
+async def period_paid_share(uow: UnitOfWork, sub: Subscription) -> tuple[int, int] | None:
+    """How much of the current period's invoice was paid and kept, as (kept, total): paid
+    minus refunded; None when no invoice billed the period or it was for nothing."""
+    invoice = await uow.session.scalar(
+        select(Invoice)
+        .where(
+            Invoice.subscription_id == sub.id,
+            Invoice.period_start == sub.current_period_start,
+            Invoice.status != "draft",
+        )
+        .order_by(Invoice.finalized_at.desc(), Invoice.id.desc())
+        .limit(1)
+    )
+    if invoice is None or invoice.total <= 0:
+        return None
+    kept = min(max(invoice.amount_paid - invoice.amount_refunded, 0), invoice.total)
+    return kept, invoice.total
+
+
+def _paid_part(line: ProrationLine, share: tuple[int, int]) -> ProrationLine | None:
+    """The credit for unused time, in the proportion of the period that was paid."""
+    kept, total = share
+    amount = to_minor(Decimal(line.amount) * kept / total)
+    if amount == 0:
+        return None
+    description = line.description if kept == total else f"{line.description} (paid share {kept}/{total})"
+    return msgspec.structs.replace(line, amount=amount, description=description)
 
 
 async def reactivate(uow: UnitOfWork, org_id: uuid.UUID, subscription_id: uuid.UUID) -> SubscriptionDTO:

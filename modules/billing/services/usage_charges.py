@@ -1,7 +1,11 @@
 """On-demand usage: each `entitlements.usage.overage` (billable units past a soft limit, within
 the pool's cap) becomes a usage pending charge on the organization's account, priced by the
 on-demand config's `price_ref` (a price's lookup_key or id), linked to the usage events it
-bills, and carried by the account's next invoice."""
+bills, and carried by the account's next invoice. Overage the price cannot price waits for an
+operator (services/unpriced_usage.py).
+
+The `price_ref` is checked when an operator sets it (`entitlements.ondemand.configured`, in
+the same transaction: entitlements, below billing, cannot look at the catalog itself)."""
 
 from __future__ import annotations
 
@@ -13,15 +17,18 @@ import msgspec
 from sqlalchemy import or_, select
 
 from modules.billing.models import BillingAccount, PendingCharge, PendingChargeUsageEvent, Price
+from modules.billing.services import unpriced_usage
 from modules.billing.services.money import to_minor
 from modules.entitlements.contracts import UsageOverage
+from platform_core.core.errors import Unprocessable
 from platform_core.messaging.events import Event
 from platform_core.messaging.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
-async def _price(uow: UnitOfWork, ref: str | None) -> Price | None:
+async def resolve_price(uow: UnitOfWork, ref: str | None) -> Price | None:
+    """The price a `price_ref` names: its lookup_key, or its id."""
     if not ref:
         return None
     try:
@@ -33,6 +40,17 @@ async def _price(uow: UnitOfWork, ref: str | None) -> Price | None:
             or_(Price.lookup_key == ref, Price.id == as_id) if as_id else Price.lookup_key == ref
         )
     )
+
+
+def unpriceable(price: Price | None, ref: str | None, currency: str) -> str | None:
+    """Why `price` cannot price usage billed in `currency` (None: it can)."""
+    if price is None:
+        return f"price_ref {ref!r} names no price" if ref else "no price_ref is configured"
+    if price.billing_scheme != "per_unit":
+        return f"price {price.id} is tiered; usage is priced per unit"
+    if price.currency != currency:
+        return f"price {price.id} is in {price.currency}, the account in {currency}"
+    return None
 
 
 def usage_amount(price: Price | None, quantity: Decimal, currency: str) -> int | None:
@@ -52,23 +70,19 @@ async def on_usage_overage(uow: UnitOfWork, event: Event) -> None:
             "overage of %s in organization %s: no billing account to charge", overage.quantity, overage.org_id
         )
         return
-    price = await _price(uow, overage.price_ref)
+    price = await resolve_price(uow, overage.price_ref)
     amount = usage_amount(price, overage.quantity, account.currency)
-    what = f"{overage.quantity} x {overage.resource_key} beyond the included amount"
-    if amount is None:
-        log.error(
-            "overage %s: price_ref %r cannot price it in %s",
-            event.event_id,
-            overage.price_ref,
-            account.currency,
-        )
-        what = f"UNPRICED (price_ref {overage.price_ref!r}, needs an operator): {what}"
+    if amount is None:  # never billed at 0: an operator prices or waives it
+        reason = unpriceable(price, overage.price_ref, account.currency) or "the price cannot price it"
+        log.warning("overage %s kept for an operator: %s", event.event_id, reason)
+        await unpriced_usage.hold(uow, account, overage, reason)
+        return
     charge = PendingCharge(
         org_id=account.org_id,
         account_id=account.id,
         kind="usage",
-        description=what,
-        amount=amount or 0,
+        description=f"{overage.quantity} x {overage.resource_key} beyond the included amount",
+        amount=amount,
         currency=account.currency,
         period_start=overage.period_start,
         period_end=overage.period_end,
@@ -80,3 +94,20 @@ async def on_usage_overage(uow: UnitOfWork, event: Event) -> None:
         for usage_id in set(overage.usage_event_ids)
     )
     await uow.session.flush()
+
+
+async def on_ondemand_configured(uow: UnitOfWork, event: Event) -> None:
+    """Refuse (422, rolling the change back) a `price_ref` that names no per-unit price, or one
+    in another currency than the organization's billing account."""
+    ref = event.data.get("price_ref")
+    if not ref:
+        return
+    price = await resolve_price(uow, ref)
+    account = await uow.session.scalar(select(BillingAccount).where(BillingAccount.org_id == event.org_id))
+    reason = unpriceable(price, ref, account.currency if account else price.currency if price else "")
+    if reason is not None:
+        raise Unprocessable(
+            f"price_ref: {reason}",
+            code="invalid_price_ref",
+            errors=[{"field": "price_ref", "message": reason}],
+        )

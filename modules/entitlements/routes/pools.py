@@ -163,8 +163,11 @@ class PoolController(Controller):
 
     @put(
         "/pools/{pool_id:uuid}/ondemand/{resource_key:str}",
-        guards=[requires(perm.POOLS_WRITE)],
-        summary="Enable or change on-demand (billable overage past soft limits) for one key",
+        guards=[requires(perm.POOLS_WRITE, platform_scope=True)],
+        summary="Enable or change on-demand (billable overage past soft limits) for one key (operators)",
+        description="The price and the cap decide what the organization is billed, so only operators"
+        " set them; billing refuses (422 invalid_price_ref) a price_ref that names no per-unit"
+        " price in the account's currency.",
     )
     async def set_ondemand(
         self,
