@@ -454,6 +454,83 @@ class PaymentMethodDetachRequest(msgspec.Struct, frozen=True, kw_only=True):
     provider_payment_method_id: str
 
 
+# Dunning (services/dunning.py, ADR 0015): overdue policies and the ladder they drive.
+OverdueStateName = Literal["current", "past_due", "unpaid", "canceled", "frozen"]
+
+OVERDUE_POLICY_CREATED = "billing.overdue_policy.created"
+OVERDUE_POLICY_UPDATED = "billing.overdue_policy.updated"
+ACCOUNT_OVERDUE_STATE_CHANGED = "billing.account.overdue_state_changed"
+
+
+class OverduePolicyDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """How dunning treats an account that does not pay (`account_id` None: the default)."""
+
+    id: uuid.UUID
+    account_id: uuid.UUID | None
+    name: str
+    retry_days: list[int]  # days between automatic payment attempts after a failure
+    past_due_after_days: int
+    unpaid_after_days: int | None  # None: never
+    cancel_after_days: int | None
+    freeze_after_days: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class OverdueStateChanged(msgspec.Struct, frozen=True, kw_only=True):
+    """`billing.account.overdue_state_changed`: one step of the ladder (down, or back to
+    `current` when the account is paid up)."""
+
+    account_id: uuid.UUID
+    episode: int
+    previous: OverdueStateName
+    state: OverdueStateName
+    invoice_id: uuid.UUID | None
+    days_past_due: int | None
+    subscription_ids: list[uuid.UUID]
+    policy_id: uuid.UUID | None
+
+
+class SubscriptionStatusChanged(msgspec.Struct, frozen=True, kw_only=True):
+    """`billing.subscription.updated` when dunning moves a subscription's status."""
+
+    previous: SubscriptionStatus
+    status: SubscriptionStatus
+    reason: Literal["overdue", "resolved"]  # resolved: paid up (or a more lenient policy)
+    overdue_state: OverdueStateName
+
+
+class OverdueStepDTO(msgspec.Struct, frozen=True, kw_only=True):
+    state: OverdueStateName
+    at: datetime  # when the account reaches it if nothing is paid
+
+
+class OverdueTransitionDTO(msgspec.Struct, frozen=True, kw_only=True):
+    previous: OverdueStateName
+    state: OverdueStateName
+    episode: int
+    invoice_id: uuid.UUID | None
+    days_past_due: int | None
+    subscription_ids: list[uuid.UUID]
+    at: datetime
+
+
+class AccountOverdueDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """`GET /billing/orgs/{org_id}/overdue`: where the organization's account stands."""
+
+    org_id: uuid.UUID
+    account_id: uuid.UUID | None
+    state: OverdueStateName
+    since: datetime | None
+    oldest_unpaid_invoice_id: uuid.UUID | None
+    amount_overdue: int  # minor units, over every invoice past its due date
+    currency: str | None
+    days_past_due: int | None
+    next_step: OverdueStepDTO | None
+    policy_id: uuid.UUID | None
+    transitions: list[OverdueTransitionDTO]  # this episode's steps, oldest first
+
+
 # Unpriced usage (services/unpriced_usage.py): overage no price could price, for operators
 UNPRICED_USAGE_CREATED = "billing.unpriced_usage.created"
 UNPRICED_USAGE_PRICED = "billing.unpriced_usage.priced"

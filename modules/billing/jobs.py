@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from modules.billing.services import dunning
 from modules.billing.services.collection import RETRY_BATCH, retry_due_payments
 from modules.billing.services.subscriptions import RENEW_BATCH, renew_due
-from platform_core.messaging.scheduler import batched_job
+from platform_core.messaging.scheduler import ScheduledJob, batched_job
 
 RENEW_SUBSCRIPTIONS = batched_job(
     "billing.renew_subscriptions",
@@ -24,4 +25,14 @@ RETRY_PAYMENTS = batched_job(
     RETRY_BATCH,
     summary="asked again for the payment of {} invoice(s)",
     description="Retry the automatic payment of open invoices whose next payment attempt is due.",
+)
+
+ADVANCE_DUNNING = ScheduledJob(
+    name="billing.advance_dunning",
+    every=timedelta(hours=1),
+    run=dunning.advance,
+    description=(
+        "Move accounts with invoices past due down their overdue policy's ladder (past_due, unpaid,"
+        " canceled, frozen), each step once; and back up where the policy now asks less."
+    ),
 )

@@ -40,7 +40,7 @@ COLLECTION_METHODS = ("charge_automatically", "send_invoice")
 PAYMENT_PROVIDERS = ("stripe", "manual")
 CHANGE_KINDS = (
     "created", "quantity_changed", "cancel_scheduled", "cancel_unscheduled", "canceled", "renewed",
-    "trial_ended",
+    "trial_ended", "past_due", "unpaid", "restored",  # the last three: dunning (billing_0022_dunning)
 )  # fmt: skip
 
 
@@ -291,6 +291,7 @@ class Invoice(Timestamped, Base):
         CheckConstraint(f"collection_method IN {COLLECTION_METHODS}", name="collection_method"),
         CheckConstraint("attempt_count >= 0", name="attempt_count"),
         Index("ix_invoices_org_id_id", "org_id", "id"),
+        Index("ix_invoices_open_due", "account_id", "due_date", postgresql_where=text("status = 'open'")),
         Index(
             "ix_invoices_next_payment_attempt",
             "next_payment_attempt",
@@ -702,6 +703,95 @@ class PaymentMethod(Timestamped, Base):
     status: Mapped[str] = mapped_column(Text, server_default="attached")
     detach_requested_at: Mapped[datetime | None]
     detached_at: Mapped[datetime | None]
+
+
+OVERDUE_STATES = ("current", "past_due", "unpaid", "canceled", "frozen")
+
+
+class OverduePolicy(Timestamped, Base):
+    """How dunning treats an account that does not pay: the retry schedule of failed automatic
+    payments (days between attempts) and the days past due at which each step of the ladder
+    is taken (NULL: never). One default (`account_id` NULL) and at most one per account."""
+
+    __tablename__ = "overdue_policies"
+    __table_args__ = (
+        UniqueConstraint("account_id", postgresql_nulls_not_distinct=True),
+        CheckConstraint("char_length(name) BETWEEN 1 AND 200", name="name"),
+        CheckConstraint(
+            "cardinality(retry_days) <= 10 AND array_position(retry_days, NULL) IS NULL"
+            " AND 1 <= ALL(retry_days) AND 60 >= ALL(retry_days)",
+            name="retry_days",
+        ),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.billing_accounts.id", ondelete="RESTRICT")
+    )
+    name: Mapped[str] = mapped_column(Text)
+    retry_days: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    past_due_after_days: Mapped[int] = mapped_column(Integer)
+    unpaid_after_days: Mapped[int | None] = mapped_column(Integer)
+    cancel_after_days: Mapped[int | None] = mapped_column(Integer)
+    freeze_after_days: Mapped[int | None] = mapped_column(Integer)
+
+
+class OverdueState(Timestamped, Base):
+    """Where an account stands on the overdue ladder. `episode` counts its overdue episodes
+    (one ends when the account is paid up); `invoice_id` is the oldest unpaid invoice."""
+
+    __tablename__ = "overdue_states"
+    __table_args__ = (
+        CheckConstraint(f"state IN {OVERDUE_STATES}", name="state"),
+        CheckConstraint("episode >= 0", name="episode"),
+        {"schema": SCHEMA},
+    )
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.billing_accounts.id", ondelete="RESTRICT"), primary_key=True
+    )
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="RESTRICT"))
+    state: Mapped[str] = mapped_column(Text, server_default="current")
+    episode: Mapped[int] = mapped_column(Integer, server_default="0")
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.invoices.id", ondelete="RESTRICT")
+    )
+    since: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class OverdueTransition(Base):
+    """Append-only trail of the ladder (a trigger rejects UPDATE and DELETE): each step at
+    most once per account and episode (unique), with the invoice that drove it and the
+    subscriptions it acted on."""
+
+    __tablename__ = "overdue_transitions"
+    __table_args__ = (
+        UniqueConstraint("account_id", "episode", "to_state"),
+        CheckConstraint(f"from_state IN {OVERDUE_STATES}", name="from_state"),
+        CheckConstraint(f"to_state IN {OVERDUE_STATES}", name="to_state"),
+        CheckConstraint("from_state <> to_state", name="moves"),
+        Index("ix_overdue_transitions_org_id_at", "org_id", "at"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.billing_accounts.id", ondelete="RESTRICT")
+    )
+    org_id: Mapped[uuid.UUID]
+    episode: Mapped[int] = mapped_column(Integer)
+    from_state: Mapped[str] = mapped_column(Text)
+    to_state: Mapped[str] = mapped_column(Text)
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.invoices.id", ondelete="RESTRICT")
+    )
+    subscription_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), server_default="{}")
+    days_past_due: Mapped[int | None] = mapped_column(Integer)
+    policy_id: Mapped[uuid.UUID | None]
+    at: Mapped[datetime]
+    actor_type: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[str | None] = mapped_column(Text)
 
 
 UNPRICED_USAGE_STATUSES = ("open", "priced", "waived")

@@ -224,6 +224,30 @@ class CreateCreditNote(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     memo: Text | None = None
 
 
+# Dunning (routes/dunning.py): absent fields of a new account policy copy the default policy.
+OverdueDays = Annotated[int, msgspec.Meta(ge=0, le=365)]
+RetryDays = Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=60)]], msgspec.Meta(max_length=10)]
+
+
+class CreateOverduePolicy(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    account_id: uuid.UUID
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    retry_days: RetryDays | msgspec.UnsetType = msgspec.UNSET
+    past_due_after_days: OverdueDays | msgspec.UnsetType = msgspec.UNSET
+    unpaid_after_days: OverdueDays | msgspec.UnsetType | None = msgspec.UNSET
+    cancel_after_days: OverdueDays | msgspec.UnsetType | None = msgspec.UNSET
+    freeze_after_days: OverdueDays | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class UpdateOverduePolicy(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    retry_days: RetryDays | msgspec.UnsetType = msgspec.UNSET
+    past_due_after_days: OverdueDays | msgspec.UnsetType = msgspec.UNSET
+    unpaid_after_days: OverdueDays | msgspec.UnsetType | None = msgspec.UNSET
+    cancel_after_days: OverdueDays | msgspec.UnsetType | None = msgspec.UNSET
+    freeze_after_days: OverdueDays | msgspec.UnsetType | None = msgspec.UNSET
+
+
 # Unpriced usage (routes/unpriced_usage.py, operators)
 class PriceUnpricedUsage(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     price_id: uuid.UUID

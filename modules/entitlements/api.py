@@ -1,7 +1,8 @@
 """entitlements's public facade: async functions taking a UnitOfWork.
 
 Billing drives provisioning through `provision` / `change_provision` / `deprovision` (grants go
-the same way); products and other modules ask `check` and record usage with `ingest_usage`."""
+the same way), and its dunning through `suspend_pool` / `resume_pool` / `reinstate_provision`;
+products and other modules ask `check` and record usage with `ingest_usage`."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ from modules.entitlements.services.provisions import (
     find_provision,
     get_provision,
     provision,
+    reinstate_provision,
 )
+from modules.entitlements.services.suspensions import pool_suspension, resume_pool, suspend_pool
 from platform_core.messaging.uow import UnitOfWork
 
 
@@ -62,8 +65,12 @@ __all__ = [
     "ingest_usage",
     "new_set_version",
     "pool_in_org",
+    "pool_suspension",
     "provision",
+    "reinstate_provision",
     "rematerialize_due",
+    "resume_pool",
     "revoke_grant",
     "set_ondemand",
+    "suspend_pool",
 ]

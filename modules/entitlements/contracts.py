@@ -40,6 +40,9 @@ PROVISION_ENDED = "entitlements.provision.ended"
 GRANT_CREATED = "entitlements.grant.created"
 GRANT_REVOKED = "entitlements.grant.revoked"
 USAGE_OVERAGE = "entitlements.usage.overage"
+POOL_SUSPENDED = "entitlements.pool.suspended"
+POOL_RESUMED = "entitlements.pool.resumed"
+PROVISION_REINSTATED = "entitlements.provision.reinstated"
 
 
 class ResourceKeyDTO(msgspec.Struct, frozen=True, kw_only=True):
@@ -142,6 +145,22 @@ class ProvisionDTO(msgspec.Struct, frozen=True, kw_only=True):
     status: ProvisionStatus
     ended_at: datetime | None
     billing_cycle: BillingCycle | None
+
+
+SuspensionReason = Literal["nonpayment"]
+
+
+class PoolSuspensionDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """While a pool is suspended, checks and usage of its workspaces answer not allowed with
+    reason `suspended_for_<reason>` (e.g. `suspended_for_nonpayment`)."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    pool_id: uuid.UUID
+    reason: SuspensionReason
+    source: str | None
+    suspended_at: datetime
+    resumed_at: datetime | None
 
 
 class GrantDTO(msgspec.Struct, frozen=True, kw_only=True):

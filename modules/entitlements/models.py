@@ -404,3 +404,33 @@ class UsageEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     overage: Mapped[Decimal | None] = mapped_column(Numeric)
     properties: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+
+
+SUSPENSION_REASONS = ("nonpayment",)
+
+
+class PoolSuspension(Timestamped, Base):
+    """A pool's capabilities withheld (e.g. billing's dunning for non-payment): checks and
+    usage answer `suspended_for_<reason>` while `resumed_at` is NULL (at most one such row per
+    pool). Provisions stay as they are, so resuming restores exactly what was there."""
+
+    __tablename__ = "pool_suspensions"
+    __table_args__ = (
+        CheckConstraint(f"reason IN ('{SUSPENSION_REASONS[0]}')", name="reason"),
+        CheckConstraint("resumed_at IS NULL OR resumed_at >= suspended_at", name="window"),
+        Index(
+            "uq_pool_suspensions_active", "pool_id", unique=True, postgresql_where=text("resumed_at IS NULL")
+        ),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    org_id: Mapped[uuid.UUID] = mapped_column(_org_fk(), index=True)
+    pool_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("entitlements.resource_pools.id", ondelete="CASCADE")
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)  # who suspended it, e.g. "billing_account:<id>"
+    suspended_at: Mapped[datetime]
+    resumed_at: Mapped[datetime | None]
+    created_by: Mapped[str | None] = mapped_column(Text)

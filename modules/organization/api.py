@@ -16,6 +16,8 @@ from platform_core.messaging.uow import UnitOfWork
 
 create_organization = organizations.create_organization
 get_organization = organizations.get_organization
+freeze = organizations.freeze  # read-only for a reason; an existing freeze keeps its own
+unfreeze = organizations.unfreeze  # only a freeze made for that same reason
 
 
 async def set_status(
@@ -100,10 +102,12 @@ __all__ = [
     "active_member_count",
     "create_organization",
     "ensure_writable",
+    "freeze",
     "get_organization",
     "is_active_member",
     "is_allowed",
     "make_operator",
     "set_status",
+    "unfreeze",
     "workspace_in_org",
 ]

@@ -63,6 +63,7 @@ class OrganizationDTO(msgspec.Struct, frozen=True, kw_only=True):
     trial_ends_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    frozen_reason: str | None = None  # why a frozen organization is read-only (e.g. "nonpayment")
 
 
 class StatusChanged(msgspec.Struct, frozen=True, kw_only=True):

@@ -48,6 +48,10 @@ class Organization(Timestamped, Base):
         CheckConstraint("char_length(name) BETWEEN 1 AND 200", name="name_length"),
         CheckConstraint(f"kind IN {ORG_KINDS}", name="kind"),
         CheckConstraint(f"status IN {ORG_STATUSES}", name="status"),
+        CheckConstraint(
+            "frozen_reason IS NULL OR (status = 'frozen' AND char_length(frozen_reason) BETWEEN 1 AND 500)",
+            name="frozen_reason",
+        ),
         {"schema": SCHEMA},
     )
 
@@ -58,6 +62,7 @@ class Organization(Timestamped, Base):
     status: Mapped[str] = mapped_column(Text, server_default="trial", index=True)
     trial_ends_at: Mapped[datetime | None]
     created_by: Mapped[str | None] = mapped_column(Text)
+    frozen_reason: Mapped[str | None] = mapped_column(Text)  # organization_0024_freeze_reason
 
 
 class OrgMember(Timestamped, Base):

@@ -6,6 +6,7 @@ from modules.billing.routes.accounts import AccountController
 from modules.billing.routes.catalog import CatalogController
 from modules.billing.routes.credit_notes import CreditNoteController
 from modules.billing.routes.disputes import DisputeController
+from modules.billing.routes.dunning import DunningController
 from modules.billing.routes.invoices import InvoiceController
 from modules.billing.routes.payment_methods import PaymentMethodController
 from modules.billing.routes.refunds import RefundController
@@ -15,4 +16,5 @@ from modules.billing.routes.unpriced_usage import UnpricedUsageController
 CONTROLLERS = [AccountController, CatalogController, InvoiceController, SubscriptionController]
 CONTROLLERS += [RefundController, CreditNoteController, DisputeController]
 CONTROLLERS += [PaymentMethodController]
+CONTROLLERS += [DunningController]
 CONTROLLERS += [UnpricedUsageController]

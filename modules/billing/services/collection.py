@@ -30,6 +30,7 @@ from modules.billing.contracts import (
     PaymentIntentRequest,
 )
 from modules.billing.models import BillingAccount, Invoice, PaymentMethod
+from modules.billing.services.overdue_policies import retry_days_for
 from modules.billing.services.payment_retries import next_payment_attempt, retry_schedule
 from platform_core.core.clock import utcnow
 from platform_core.messaging.events import Event, Subject
@@ -183,7 +184,7 @@ async def on_payment_failed(uow: UnitOfWork, event: Event) -> None:
     invoice.attempt_count = attempt
     invoice.last_payment_error = msgspec.to_builtins(error)
     invoice.next_payment_attempt = (
-        next_payment_attempt(now, attempt, retry_schedule())
+        next_payment_attempt(now, attempt, retry_schedule(await retry_days_for(uow, invoice.account_id)))
         if invoice.collection_method == "charge_automatically"
         else None
     )

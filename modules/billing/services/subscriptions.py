@@ -21,6 +21,7 @@ from modules.billing.contracts import (
     SubscriptionChangeDTO,
     SubscriptionDTO,
     SubscriptionItemDTO,
+    SubscriptionStatusChanged,
 )
 from modules.billing.models import Invoice, Price, Subscription, SubscriptionChange, SubscriptionItem
 from modules.billing.schemas import CreateSubscription
@@ -571,3 +572,74 @@ async def _charge(uow: UnitOfWork, sub: Subscription, proration: list[ProrationL
                 subscription_item_id=line.item_id,
                 period=(line.period_start, line.period_end),
             )
+
+
+# Dunning (services/dunning.py) moves subscriptions down the overdue ladder and back up.
+LADDER_STATUSES = ("active", "past_due", "unpaid")
+
+
+async def set_overdue_status(
+    uow: UnitOfWork, org_id: uuid.UUID, subscription_id: uuid.UUID, status: str, overdue_state: str
+) -> bool:
+    """`past_due` or `unpaid` (entitlements are dunning's to suspend, by pool), or back to a
+    milder status when the account pays; recorded and announced like any change."""
+    sub = await _locked(uow, org_id, subscription_id)
+    previous = sub.status
+    if previous == status:
+        return False
+    items = await _items(uow, sub)
+    before = _snapshot(sub, items)
+    sub.status = status
+    await uow.session.flush()
+    worse = LADDER_STATUSES.index(status) > LADDER_STATUSES.index(previous)
+    await _record(uow, sub, status if worse else "restored", before, _snapshot(sub, items), utcnow())
+    await _announce_status(uow, sub, previous, overdue_state, "overdue" if worse else "resolved")
+    return True
+
+
+async def reinstate_canceled(
+    uow: UnitOfWork, org_id: uuid.UUID, subscription_id: uuid.UUID, status: str, overdue_state: str
+) -> None:
+    """Undo dunning's cancellation once the account pays: the subscription takes `status`
+    again and its items' provisions are reinstated. If its period ended while the service was
+    withheld and it comes back live, a new period starts now and is invoiced now (the time
+    the service was withheld is not billed)."""
+    sub = await _locked(uow, org_id, subscription_id)
+    if sub.status != "canceled":
+        return
+    items = await _items(uow, sub)
+    before = _snapshot(sub, items)
+    now = utcnow()
+    sub.status, sub.canceled_at, sub.ended_at, sub.cancel_at_period_end = status, None, None, False
+    restart = status in ("active", "past_due") and sub.current_period_end <= now
+    if restart:
+        sub.billing_cycle_anchor = now
+        sub.current_period_start, sub.current_period_end = now, shift(now, sub.interval, sub.interval_count)
+    await uow.session.flush()
+    for item in items:
+        if item.provision_id is not None:
+            await ent_api.reinstate_provision(uow, item.provision_id, org_id=org_id)
+            if restart:
+                await ent_api.change_provision(
+                    uow, item.provision_id, org_id=org_id, billing_cycle=_cycle(sub)
+                )
+    await _record(uow, sub, "restored", before, _snapshot(sub, items), now)
+    if restart:
+        await _invoice_period(uow, sub, items)
+    await _announce_status(uow, sub, "canceled", overdue_state, "resolved")
+
+
+async def _announce_status(
+    uow: UnitOfWork, sub: Subscription, previous: str, overdue_state: str, reason: str
+) -> None:
+    await uow.emit(
+        SUBSCRIPTION_UPDATED,
+        subject=Subject(type="subscription", id=str(sub.id)),
+        data=SubscriptionStatusChanged(
+            previous=previous,  # type: ignore[arg-type]
+            status=sub.status,  # type: ignore[arg-type]
+            reason=reason,  # type: ignore[arg-type]
+            overdue_state=overdue_state,  # type: ignore[arg-type]
+        ),
+        org_id=sub.org_id,
+    )

@@ -31,9 +31,12 @@ _COLUMNS = """
        be.schedule::text AS b_schedule,
        ne.id AS ne_id, ne.kind AS ne_kind, ne.aggregation, ne.reset_period, ne.enforcement,
        ne.cycle_anchor, ne.cycle_interval, ne.cycle_interval_count, ne.schedule::text AS n_schedule,
-       u.period_start, u.used, u.sum_quantity, u.event_count, u.last_occurred_at"""
+       u.period_start, u.used, u.sum_quantity, u.event_count, u.last_occurred_at,
+       ps.reason AS suspended"""
 
+# A suspended pool (entitlements_0023_suspensions) is one more probe of a partial unique index.
 _JOINS = """
+  LEFT JOIN entitlements.pool_suspensions ps ON ps.pool_id = pa.pool_id AND ps.resumed_at IS NULL
   LEFT JOIN entitlements.boolean_entitlements be
          ON be.pool_id = pa.pool_id AND be.resource_key_id = rk.id
   LEFT JOIN entitlements.numeric_entitlements ne
@@ -77,6 +80,8 @@ def evaluate(prepared: CheckRow, key: str, quantity: Decimal | None, now: dateti
     if row["rk_id"] is None:
         return CheckResult(key=key, allowed=False, kind=None, reason="unknown_resource_key")
     rk_kind = row["rk_kind"]
+    if row["suspended"] is not None:  # e.g. billing's dunning: nothing counts until it resumes
+        return CheckResult(key=key, allowed=False, kind=rk_kind, reason=f"suspended_for_{row['suspended']}")
     if rk_kind != "numeric":
         segments = prepared.boolean_schedule
         seg = schedule.at(segments, now) if segments is not None else None

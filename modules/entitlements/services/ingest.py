@@ -55,13 +55,14 @@ SELECT q.ws, q.key, pa.pool_id, rk.kind AS rk_kind, rk.aggregation,
        be.schedule::text AS b_schedule,
        ne.id AS ne_id, ne.reset_period, ne.enforcement,
        ne.cycle_anchor, ne.cycle_interval, ne.cycle_interval_count, ne.schedule::text AS n_schedule,
-       oc.enabled AS od_enabled, oc.price_ref, oc.cap
+       oc.enabled AS od_enabled, oc.price_ref, oc.cap, ps.reason AS suspended
   FROM unnest($1::uuid[], $2::text[]) AS q(ws, key)
   LEFT JOIN entitlements.pool_assignments pa ON pa.workspace_id = q.ws AND pa.org_id = $3
   LEFT JOIN entitlements.resource_keys rk ON rk.key = q.key
   LEFT JOIN entitlements.boolean_entitlements be ON be.pool_id = pa.pool_id AND be.resource_key_id = rk.id
   LEFT JOIN entitlements.numeric_entitlements ne ON ne.pool_id = pa.pool_id AND ne.resource_key_id = rk.id
   LEFT JOIN entitlements.pool_ondemand_config oc ON oc.pool_id = pa.pool_id AND oc.resource_key_id = rk.id
+  LEFT JOIN entitlements.pool_suspensions ps ON ps.pool_id = pa.pool_id AND ps.resumed_at IS NULL
 """
 
 LOCK_TOTALS = """
@@ -149,6 +150,7 @@ class _Target:
     ondemand: bool
     price_ref: str | None
     cap: Decimal | None
+    suspended: str | None = None
 
 
 @dataclass
@@ -218,6 +220,7 @@ def _target(row: Any) -> _Target:
         ondemand=bool(row["od_enabled"]),
         price_ref=row["price_ref"],
         cap=row["cap"],
+        suspended=row["suspended"],
     )
 
 
@@ -309,6 +312,9 @@ async def _classify(
             continue
         if t.rk_kind is None:
             p.reason = "unknown_resource_key"
+            continue
+        if t.suspended is not None:
+            p.reason = f"suspended_for_{t.suspended}"
             continue
         p.target = t
         if t.rk_kind != "numeric":

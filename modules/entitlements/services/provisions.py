@@ -13,6 +13,7 @@ from sqlalchemy import select
 from modules.entitlements.contracts import (
     PROVISION_CHANGED,
     PROVISION_ENDED,
+    PROVISION_REINSTATED,
     PROVISION_STARTED,
     BillingCycle,
     ProvisionDTO,
@@ -252,6 +253,26 @@ async def deprovision(
     await materialize_pool(uow, await lock_pool(uow, prov.pool_id))
     dto = _dto(prov, es)
     await uow.emit(PROVISION_ENDED, subject=_subject(prov), data=dto, org_id=prov.org_id)
+    return dto
+
+
+async def reinstate_provision(
+    uow: UnitOfWork, provision_id: uuid.UUID, *, org_id: uuid.UUID | None = None
+) -> ProvisionDTO:
+    """Undo an involuntary end: an `ended` provision is active again, open-ended, from now on
+    (billing restores a subscription canceled for non-payment once it is paid). A revoked one
+    stays revoked; an active one is returned as it is."""
+    prov = await _for_change(uow, provision_id, org_id)
+    es = await _set(uow, prov.entitlement_set_id)
+    if prov.status == "active":
+        return _dto(prov, es)
+    if prov.status != "ended":
+        raise Conflict(f"provision {provision_id} was {prov.status}", code="provision_not_reinstatable")
+    prov.status, prov.ended_at, prov.ends_at = "active", None, None
+    await uow.session.flush()
+    await materialize_pool(uow, await lock_pool(uow, prov.pool_id))
+    dto = _dto(prov, es)
+    await uow.emit(PROVISION_REINSTATED, subject=_subject(prov), data=dto, org_id=prov.org_id)
     return dto
 
 

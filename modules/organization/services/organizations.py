@@ -49,6 +49,7 @@ def to_dto(org: Organization) -> OrganizationDTO:
         kind=org.kind,  # type: ignore[arg-type]
         status=org.status,  # type: ignore[arg-type]
         trial_ends_at=org.trial_ends_at,
+        frozen_reason=org.frozen_reason,
         created_at=org.created_at,
         updated_at=org.updated_at,
     )
@@ -155,6 +156,8 @@ async def set_status(
     org = await lock_org(uow, org_id)
     previous = org.status
     if status == previous:
+        if status == "frozen" and reason is not None and reason != org.frozen_reason:
+            await _set_frozen_reason(uow, org, reason)  # the operator's word on why, from now on
         return to_dto(org)
     if status not in TRANSITIONS[previous]:
         allowed = ", ".join(sorted(TRANSITIONS[previous])) or "none"
@@ -163,6 +166,7 @@ async def set_status(
             code="invalid_transition",
         )
     org.status = status
+    org.frozen_reason = reason if status == "frozen" else None
     await uow.session.flush()
     await uow.session.refresh(org)
     await uow.emit(
@@ -172,3 +176,35 @@ async def set_status(
         org_id=org.id,
     )
     return to_dto(org)
+
+
+async def _set_frozen_reason(uow: UnitOfWork, org: Organization, reason: str) -> None:
+    org.frozen_reason = reason
+    await uow.session.flush()
+    await uow.session.refresh(org)
+    await uow.emit(
+        ORGANIZATION_STATUS_CHANGED,
+        subject=_subject(org),
+        data=StatusChanged(org_id=org.id, previous="frozen", status="frozen", reason=reason),
+        org_id=org.id,
+    )
+
+
+async def freeze(uow: UnitOfWork, org_id: uuid.UUID, *, reason: str) -> bool:
+    """Make the organization read-only for `reason`; an organization already frozen keeps its
+    freeze and that freeze's reason, and an archived one stays archived. True when it froze."""
+    org = await lock_org(uow, org_id)
+    if org.status in ("frozen", "archived"):
+        return False
+    await set_status(uow, org_id, "frozen", reason=reason)
+    return True
+
+
+async def unfreeze(uow: UnitOfWork, org_id: uuid.UUID, *, reason: str) -> bool:
+    """Make the organization active again only if it is frozen for exactly `reason` (a freeze
+    for anything else is not the caller's to lift). True when it unfroze."""
+    org = await lock_org(uow, org_id)
+    if org.status != "frozen" or org.frozen_reason != reason:
+        return False
+    await set_status(uow, org_id, "active", reason=f"{reason} resolved")
+    return True
