@@ -121,7 +121,6 @@ async def cluster(fresh_database: str, tmp_path: Path) -> AsyncIterator[Cluster]
                 data_dir=tmp_path / "data",
                 outbox_lease_seconds=LEASE_SECONDS,
                 outbox_sweep_seconds=0.5,
-                db_pool_size=4,
                 log_level="WARNING",
             )
             env = keel_environment(
@@ -132,7 +131,6 @@ async def cluster(fresh_database: str, tmp_path: Path) -> AsyncIterator[Cluster]
                     "KEEL_DATA_DIR": str(settings.data_dir),
                     "KEEL_OUTBOX_LEASE_SECONDS": str(settings.outbox_lease_seconds),
                     "KEEL_OUTBOX_SWEEP_SECONDS": str(settings.outbox_sweep_seconds),
-                    "KEEL_DB_POOL_SIZE": str(settings.db_pool_size),
                     "KEEL_LOG_LEVEL": settings.log_level,
                 }
             )
@@ -151,7 +149,8 @@ async def cluster(fresh_database: str, tmp_path: Path) -> AsyncIterator[Cluster]
 
 @dataclass
 class Load:
-    """Creates persons and workspaces through both API processes, `CONCURRENCY` at a time."""
+    """Creates persons and workspaces, `CONCURRENCY` at a time, half of them in flight on each
+    API process."""
 
     http: httpx.AsyncClient
     apis: Sequence[KeelServe]
@@ -175,16 +174,15 @@ class Load:
         pending = self.requests()
         failures: list[str] = []
 
-        async def send_some() -> None:
+        async def send_some(api: KeelServe) -> None:
             while pending:
                 path, body = pending.pop()
-                api = self.apis[len(pending) % len(self.apis)]
                 r = await self.http.post(api.base_url + path, json=body, headers=self.admin)
                 if r.status_code != CREATED:
                     failures.append(f"{api.name}: {r.status_code} {path} {r.text[:300]}")
                 self.done += 1
 
-        await asyncio.gather(*(send_some() for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(send_some(self.apis[lane % len(self.apis)]) for lane in range(CONCURRENCY)))
         return failures
 
     @property
