@@ -39,6 +39,7 @@ def main() -> None:
     """Console entry point `keel`."""
     from migrations import KEEL_MIGRATIONS
     from modules.demo import demo_command
+    from modules.reconcile import billing_group
     from platform_core.cli.main import build_cli
 
-    build_cli(MODULES, build_runtime, KEEL_MIGRATIONS, extra_commands=[demo_command])()
+    build_cli(MODULES, build_runtime, KEEL_MIGRATIONS, extra_commands=[demo_command, billing_group])()
