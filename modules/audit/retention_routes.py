@@ -5,16 +5,16 @@ audit log but never shorten how long it is kept."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from modules.audit.contracts import ArchiveDTO, LegalHoldDTO, RetentionPolicyDTO
 from modules.audit.schemas import PlaceLegalHold, SetRetentionPolicy
 from modules.audit.services import retention_rules
 from platform_core.http.auth import requires
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
@@ -84,8 +84,8 @@ class RetentionController(Controller):
         self,
         uow: NamedDependency[UnitOfWork],
         org_id: FromQuery[uuid.UUID | None] = None,
-        limit: FromQuery[int | None] = None,
-        cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,
+        limit: Limit = None,
+        cursor: Cursor = None,
     ) -> Page[ArchiveDTO]:
         return await retention_rules.list_archives(
             uow, org_id=org_id, limit=check_limit(limit), cursor=cursor

@@ -15,6 +15,7 @@ from modules.audit.services.queries import LogFilter, list_logs, verify_chains
 from platform_core.core.errors import InvalidRequest
 from platform_core.core.principal import Principal
 from platform_core.http.auth import requires
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
@@ -46,8 +47,8 @@ class AuditController(Controller):
         target_id: Annotated[str | None, QueryParameter(max_length=200)] = None,
         since: Annotated[datetime | None, QueryParameter(name="from")] = None,
         until: Annotated[datetime | None, QueryParameter(name="to")] = None,
-        limit: FromQuery[int | None] = None,
-        cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,
+        limit: Limit = None,
+        cursor: Cursor = None,
     ) -> Page[AuditLogDTO]:
         org, all_orgs = _org_scope(principal, org_id)
         flt = LogFilter(

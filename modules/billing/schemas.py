@@ -160,13 +160,29 @@ class Cancel(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class CreateCoupon(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # percent_off_bp or amount_off (with its currency), as services.discounts checks; if/then
     # rather than oneOf, which client generators read as a union of the branches alone
+    # and duration_in_periods with, and only with, duration "repeating" (the default is "once")
     __json_schema_rules__: ClassVar[dict[str, Any]] = {
-        "if": {"required": ["amount_off"], "properties": {"amount_off": {"type": "integer"}}},
-        "then": {
-            "required": ["currency"],
-            "properties": {"currency": {"type": "string"}, "percent_off_bp": {"type": "null"}},
-        },
-        "else": {"required": ["percent_off_bp"], "properties": {"percent_off_bp": {"type": "integer"}}},
+        "allOf": [
+            {
+                "if": {"required": ["amount_off"], "properties": {"amount_off": {"type": "integer"}}},
+                "then": {
+                    "required": ["currency"],
+                    "properties": {"currency": {"type": "string"}, "percent_off_bp": {"type": "null"}},
+                },
+                "else": {
+                    "required": ["percent_off_bp"],
+                    "properties": {"percent_off_bp": {"type": "integer"}},
+                },
+            },
+            {
+                "if": {"required": ["duration"], "properties": {"duration": {"const": "repeating"}}},
+                "then": {
+                    "required": ["duration_in_periods"],
+                    "properties": {"duration_in_periods": {"type": "integer"}},
+                },
+                "else": {"properties": {"duration_in_periods": {"type": "null"}}},
+            },
+        ]
     }
 
     key: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")]

@@ -125,9 +125,9 @@ class OndemandConfigDTO(msgspec.Struct, frozen=True, kw_only=True):
 class BillingCycle(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The provision's billing cycle; periods are anchor + n x interval (month ends clamp)."""
 
-    anchor: datetime
+    anchor: Annotated[datetime, msgspec.Meta(tz=True)]  # with its offset
     interval: CycleInterval
-    interval_count: int = 1
+    interval_count: Annotated[int, msgspec.Meta(ge=1, le=36)] = 1
 
 
 class ProvisionDTO(msgspec.Struct, frozen=True, kw_only=True):

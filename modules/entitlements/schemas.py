@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 
@@ -26,6 +26,26 @@ AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
 class CreateResourceKey(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    # as services.catalog checks: a numeric key needs an aggregation, and a config key a
+    # default_value (any JSON but null); other kinds take neither
+    __json_schema_rules__: ClassVar[dict[str, Any]] = {
+        "allOf": [
+            {
+                "if": {"properties": {"kind": {"const": "numeric"}}},
+                "then": {"required": ["aggregation"], "properties": {"aggregation": {"type": "string"}}},
+                "else": {"properties": {"aggregation": {"type": "null"}}},
+            },
+            {
+                "if": {"properties": {"kind": {"const": "config"}}},
+                "then": {
+                    "required": ["default_value"],
+                    "properties": {"default_value": {"not": {"type": "null"}}},
+                },
+                "else": {"properties": {"default_value": {"type": "null"}}},
+            },
+        ]
+    }
+
     key: Key
     name: Name
     kind: ResourceKind
@@ -58,6 +78,13 @@ class SetOndemand(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class CreateGrant(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The set by id (an exact version) or by key (its latest version)."""
+
+    # exactly one of the two
+    __json_schema_rules__: ClassVar[dict[str, Any]] = {
+        "if": {"required": ["entitlement_set_id"], "properties": {"entitlement_set_id": {"type": "string"}}},
+        "then": {"properties": {"set_key": {"type": "null"}}},
+        "else": {"required": ["set_key"], "properties": {"set_key": {"type": "string"}}},
+    }
 
     pool_id: uuid.UUID
     reason: Reason

@@ -106,6 +106,7 @@ class KeycloakUser(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 MAX_SYNC_BATCH = 1000
+KeycloakUsers = Annotated[list[KeycloakUser], msgspec.Meta(min_length=1, max_length=MAX_SYNC_BATCH)]
 
 
 class SyncResult(msgspec.Struct, frozen=True, kw_only=True):

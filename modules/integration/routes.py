@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from modules.integration import permissions as perm
 from modules.integration.contracts import (
@@ -19,10 +18,10 @@ from modules.integration.contracts import (
 from modules.integration.schemas import CreateEndpoint, UpdateEndpoint
 from modules.integration.services import deliveries, endpoints
 from platform_core.http.auth import requires
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
-Cursor = Annotated[str | None, QueryParameter(max_length=500)]
 EndpointId = FromPath[uuid.UUID]
 
 
@@ -51,7 +50,7 @@ class WebhookEndpointController(Controller):
         self,
         org_id: FromPath[uuid.UUID],
         uow: NamedDependency[UnitOfWork],
-        limit: FromQuery[int | None] = None,
+        limit: Limit = None,
         cursor: Cursor = None,
     ) -> Page[WebhookEndpointDTO]:
         return await endpoints.list_endpoints(uow, org_id, limit=check_limit(limit), cursor=cursor)
@@ -112,7 +111,7 @@ class WebhookEndpointController(Controller):
         endpoint_id: EndpointId,
         uow: NamedDependency[UnitOfWork],
         status: FromQuery[DeliveryStatus | None] = None,
-        limit: FromQuery[int | None] = None,
+        limit: Limit = None,
         cursor: Cursor = None,
     ) -> Page[DeliveryDTO]:
         return await deliveries.list_deliveries(

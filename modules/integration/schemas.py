@@ -12,7 +12,23 @@ from modules.integration.contracts import EndpointStatus
 EVENT_TYPE_PATTERN = r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$"
 EventType = Annotated[str, msgspec.Meta(pattern=EVENT_TYPE_PATTERN, max_length=200)]
 EventTypes = Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=100)]
-Url = Annotated[str, msgspec.Meta(min_length=8, max_length=2048)]
+# the shape services.urls.checked_url accepts: http(s), a host (a name or an [IPv6]), no
+# credentials, a port 1..65535, no fragment. In production it also refuses http and private
+# hosts, which depend on the deployment (the description says so).
+URL_PATTERN = (
+    r"^[hH][tT][tT][pP][sS]?://([^\s/?#@:\[\]]+|\[[0-9A-Fa-f:.]+\])"
+    r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?"
+    r"([/?][^\s#]*)?$"
+)
+Url = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=8,
+        max_length=2048,
+        pattern=URL_PATTERN,
+        description="An http(s) URL; in production https to a public host only",
+    ),
+]
 Description = Annotated[str, msgspec.Meta(max_length=2000)]
 
 

@@ -274,7 +274,7 @@ def _request_bodies_from_msgspec(facts: list[_RouteFacts], openapi: OpenAPI) -> 
         body = route.operation.request_body
         if data is None or not isinstance(body, RequestBody) or JSON not in body.content:
             continue
-        bodies.append((body.content[JSON], data.annotation))
+        bodies.append((body.content[JSON], data.raw))  # with constraints on the body type itself
     if not bodies:
         return
     schemas, components = msgspec.json.schema_components(

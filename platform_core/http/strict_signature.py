@@ -128,7 +128,9 @@ class StrictSignatureModel(SignatureModel):
         assert issubclass(model, StrictSignatureModel)
         model._param_rules = _param_rules(handler.parsed_fn_signature.parameters, handler.dependency_name_set)
         if "data" in model._fields and handler.resolve_data_dto() is None:
-            model.body_type = model.__annotations__["data"]
+            # as declared: the model's own annotation drops msgspec constraints on the body type
+            # itself (`Annotated[list[X], Meta(min_length=1)]`), which the decoder must enforce
+            model.body_type = handler.parsed_fn_signature.parameters["data"].raw
         return model
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter
+from litestar.params import FromPath, JSONBody, PathParameter
 
 from modules.entitlements import permissions as perm
 from modules.entitlements.contracts import EntitlementSetDTO, ResourceKeyDTO
@@ -15,10 +15,10 @@ from modules.entitlements.services import catalog
 from platform_core.core.ranges import INT32_MAX
 from platform_core.http import idempotency
 from platform_core.http.auth import requires
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
-Cursor = Annotated[str | None, QueryParameter(max_length=500)]
 SetVersion = Annotated[int, PathParameter(ge=1, le=INT32_MAX)]  # versions are `integer`
 
 
@@ -50,7 +50,7 @@ class CatalogController(Controller):
 
     @get("/resource-keys", guards=[requires(perm.CATALOG_READ)], summary="List resource keys")
     async def list_keys(
-        self, uow: NamedDependency[UnitOfWork], limit: FromQuery[int | None] = None, cursor: Cursor = None
+        self, uow: NamedDependency[UnitOfWork], limit: Limit = None, cursor: Cursor = None
     ) -> Page[ResourceKeyDTO]:
         return await catalog.list_resource_keys(uow, limit=check_limit(limit), cursor=cursor)
 
@@ -85,7 +85,7 @@ class CatalogController(Controller):
 
     @get("/sets", guards=[requires(perm.CATALOG_READ)], summary="List sets (latest versions)")
     async def list_sets(
-        self, uow: NamedDependency[UnitOfWork], limit: FromQuery[int | None] = None, cursor: Cursor = None
+        self, uow: NamedDependency[UnitOfWork], limit: Limit = None, cursor: Cursor = None
     ) -> Page[EntitlementSetDTO]:
         return await catalog.list_sets(uow, limit=check_limit(limit), cursor=cursor)
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from modules.entitlements import permissions as perm
 from modules.entitlements.contracts import GrantDTO
@@ -15,10 +14,9 @@ from modules.entitlements.schemas import CreateGrant, RevokeGrant
 from modules.entitlements.services import catalog, grants, orgs
 from platform_core.core.errors import InvalidRequest
 from platform_core.http.auth import requires
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
-
-Cursor = Annotated[str | None, QueryParameter(max_length=500)]
 
 
 class GrantController(Controller):
@@ -65,7 +63,7 @@ class GrantController(Controller):
         org_id: FromPath[uuid.UUID],
         uow: NamedDependency[UnitOfWork],
         pool_id: FromQuery[uuid.UUID | None] = None,
-        limit: FromQuery[int | None] = None,
+        limit: Limit = None,
         cursor: Cursor = None,
     ) -> Page[GrantDTO]:
         return await grants.list_grants(uow, org_id, pool_id=pool_id, limit=check_limit(limit), cursor=cursor)

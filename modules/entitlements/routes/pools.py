@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody
 
 from modules.entitlements import permissions as perm
 from modules.entitlements.contracts import (
@@ -20,10 +19,9 @@ from modules.entitlements.contracts import (
 from modules.entitlements.schemas import CreatePool, CreateProvision, SetOndemand
 from modules.entitlements.services import orgs, pools, provisions
 from platform_core.http.auth import requires
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
-
-Cursor = Annotated[str | None, QueryParameter(max_length=500)]
 
 
 class PoolController(Controller):
@@ -44,7 +42,7 @@ class PoolController(Controller):
         self,
         org_id: FromPath[uuid.UUID],
         uow: NamedDependency[UnitOfWork],
-        limit: FromQuery[int | None] = None,
+        limit: Limit = None,
         cursor: Cursor = None,
     ) -> Page[PoolDTO]:
         return await pools.list_pools(uow, org_id, limit=check_limit(limit), cursor=cursor)

@@ -23,10 +23,10 @@ from platform_core.http import idempotency
 from platform_core.http.app import runtime_of
 from platform_core.http.auth import requires
 from platform_core.http.hot_routes import hot_get
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
-Cursor = Annotated[str | None, QueryParameter(max_length=500)]
 KEY_MAX_LENGTH = 100
 KeyParam = Annotated[str, QueryParameter(min_length=1, max_length=KEY_MAX_LENGTH)]
 MAX_CHECK_QUANTITY = Decimal("1e15")
@@ -101,7 +101,7 @@ class UsageController(Controller):
         status: FromQuery[UsageStatus | None] = None,
         since: Annotated[datetime | None, QueryParameter(name="from")] = None,
         until: Annotated[datetime | None, QueryParameter(name="to")] = None,
-        limit: FromQuery[int | None] = None,
+        limit: Limit = None,
         cursor: Cursor = None,
     ) -> Page[UsageEventDTO]:
         flt = trail.TrailFilter(

@@ -6,12 +6,13 @@ import uuid
 
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody
 
 from modules.identity.contracts import IssuedToken, PersonDTO
 from modules.identity.guards import caller, the_person
 from modules.identity.schemas import CreateToken, TokenInfo
 from modules.identity.services import persons, tokens
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
 from platform_core.persistence.pagination import Page, check_limit
 
@@ -45,8 +46,8 @@ class MeController(Controller):
     async def list_tokens(
         self,
         uow: NamedDependency[UnitOfWork],
-        limit: FromQuery[int | None] = None,
-        cursor: FromQuery[str | None] = None,
+        limit: Limit = None,
+        cursor: Cursor = None,
     ) -> Page[TokenInfo]:
         return await tokens.list_tokens(uow, caller(uow).id, limit=check_limit(limit), cursor=cursor)
 

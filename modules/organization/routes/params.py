@@ -1,10 +1,7 @@
-"""Query parameters shared by the list routes."""
+"""Query parameters shared by the list routes (the kernel's, declared once for every module)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from platform_core.http.list_params import Cursor, Limit
 
-from litestar.params import QueryParameter
-
-Cursor = Annotated[str | None, QueryParameter(max_length=500, description="next_cursor of the previous page")]
-Limit = Annotated[int | None, QueryParameter(ge=1, le=500)]
+__all__ = ["Cursor", "Limit"]

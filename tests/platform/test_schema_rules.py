@@ -1,0 +1,221 @@
+"""Request schemas carry the rules the server enforces (issue 9 point 7): for each rule, the
+served document states it and the server agrees with it both ways — a request the document
+refuses is refused, and one it allows is accepted."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+
+from tests.entitlements.conftest import World, unique
+
+
+@pytest.fixture(scope="module")
+async def document(client: httpx.AsyncClient) -> dict[str, Any]:
+    r = await client.get("/schema/openapi.json")
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+@pytest.fixture
+def world(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> World:
+    return World(client, admin_headers)
+
+
+def validator(document: dict[str, Any], schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
+    root = {**schema, "components": document["components"]}
+    return jsonschema.Draft202012Validator(
+        root, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def body_validator(document: dict[str, Any], method: str, path: str) -> jsonschema.Draft202012Validator:
+    op = document["paths"][path][method]
+    return validator(document, op["requestBody"]["content"]["application/json"]["schema"])
+
+
+async def agree(
+    schema: jsonschema.Draft202012Validator, response: httpx.Response, body: Any, accepted: int
+) -> None:
+    """The server accepts exactly what the schema allows (and refuses the rest with a 4xx)."""
+    if schema.is_valid(body):
+        assert response.status_code == accepted, (body, response.text)
+    else:
+        assert response.status_code in (400, 422), (body, response.status_code, response.text)
+
+
+def test_every_list_limit_is_documented_with_the_bounds_the_server_enforces(document: dict[str, Any]) -> None:
+    limits = [
+        (path, parameter["schema"])
+        for path, item in document["paths"].items()
+        for op in item.values()
+        if isinstance(op, dict)
+        for parameter in op.get("parameters", [])
+        if parameter["name"] == "limit" and parameter["in"] == "query"
+    ]
+    assert len(limits) >= 15
+    unbounded = [
+        path for path, schema in limits if (schema.get("minimum"), schema.get("maximum")) != (1, 500)
+    ]
+    assert not unbounded, unbounded
+
+
+@pytest.mark.parametrize("path", ["/identity/me/tokens", "/entitlements/resource-keys", "/audit/archives"])
+async def test_the_server_refuses_a_limit_outside_the_documented_bounds(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], path: str
+) -> None:
+    for limit, status in (("0", 400), ("501", 400), ("1", 200), ("500", 200)):
+        r = await client.get(path, params={"limit": limit}, headers=admin_headers)
+        assert r.status_code == status, (path, limit, r.text)
+        if status == 400:
+            assert r.json()["errors"][0]["field"] == "limit"
+
+
+async def test_a_grant_names_its_set_by_exactly_one_of_id_or_key(
+    document: dict[str, Any], world: World
+) -> None:
+    schema = body_validator(document, "post", "/entitlements/orgs/{org_id}/grants")
+    org = await world.org()
+    pool = await world.pool(org)
+    es = await world.set([])
+    base = {"pool_id": pool, "reason": "r", "ends_at": "2100-01-01T00:00:00Z"}
+    names: list[dict[str, Any]] = [
+        {"entitlement_set_id": es["id"]},
+        {"set_key": es["key"]},
+        {"entitlement_set_id": es["id"], "set_key": es["key"]},
+        {},
+        {"entitlement_set_id": None, "set_key": es["key"]},
+        {"entitlement_set_id": None, "set_key": None},
+    ]
+    for name in names:
+        body = {**base, **name}
+        r = await world.client.post(f"/entitlements/orgs/{org}/grants", json=body, headers=world.headers)
+        await agree(schema, r, body, 201)
+    assert [schema.is_valid({**base, **name}) for name in names] == [True, True, False, False, True, False]
+
+
+COUPON_DURATIONS: list[tuple[dict[str, Any], bool]] = [
+    ({}, True),
+    ({"duration": "once"}, True),
+    ({"duration": "forever"}, True),
+    ({"duration": "repeating", "duration_in_periods": 3}, True),
+    ({"duration": "repeating"}, False),
+    ({"duration": "repeating", "duration_in_periods": None}, False),
+    ({"duration": "once", "duration_in_periods": 1}, False),
+    ({"duration_in_periods": 2}, False),  # the default duration is "once"
+    ({"duration": "forever", "duration_in_periods": None}, True),
+]
+
+
+async def test_coupon_periods_go_with_and_only_with_a_repeating_duration(
+    document: dict[str, Any], client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    schema = body_validator(document, "post", "/billing/coupons")
+    for terms, valid in COUPON_DURATIONS:
+        body = {"key": f"c-{uuid.uuid4().hex[:8]}", "name": "C", "percent_off_bp": 500, **terms}
+        assert schema.is_valid(body) is valid, terms
+        r = await client.post("/billing/coupons", json=body, headers=admin_headers)
+        await agree(schema, r, body, 201)
+
+
+RESOURCE_KEYS: list[tuple[dict[str, Any], bool]] = [
+    ({"kind": "config", "default_value": {"plan": "basic"}}, True),
+    ({"kind": "config", "default_value": 0}, True),
+    ({"kind": "config", "default_value": None}, False),
+    ({"kind": "config"}, False),
+    ({"kind": "boolean"}, True),
+    ({"kind": "boolean", "default_value": True}, False),
+    ({"kind": "numeric", "aggregation": "SUM"}, True),
+    ({"kind": "numeric"}, False),
+    ({"kind": "numeric", "aggregation": "SUM", "default_value": 1}, False),
+    ({"kind": "boolean", "aggregation": "SUM"}, False),
+]
+
+
+async def test_a_resource_key_takes_what_its_kind_needs(
+    document: dict[str, Any], client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    schema = body_validator(document, "post", "/entitlements/resource-keys")
+    for terms, valid in RESOURCE_KEYS:
+        key = f"rk.{uuid.uuid4().hex[:10]}"
+        body = {"key": key, "name": key, **terms}
+        assert schema.is_valid(body) is valid, terms
+        r = await client.post("/entitlements/resource-keys", json=body, headers=admin_headers)
+        await agree(schema, r, body, 201)
+
+
+WEBHOOK_URLS: list[tuple[str, bool]] = [
+    ("https://example.com/hooks/keel", True),
+    ("http://receiver.example:8080/in?x=1", True),
+    ("HTTPS://example.com", True),
+    ("00000000", False),
+    ("ftp://example.com/in", False),
+    ("https://user:secret@example.com/in", False),
+    ("https://example.com:0/in", False),
+    ("https://example.com:70000/in", False),
+    ("https://example.com/in#frag", False),
+    ("https:///nohost", False),
+    ("https://" + "a" * 2050, False),
+]
+
+
+async def test_a_webhook_endpoint_url_is_an_http_url(document: dict[str, Any], world: World) -> None:
+    path = "/integration/orgs/{org_id}/webhook-endpoints"
+    schema = body_validator(document, "post", path)
+    org = await world.org()
+    for url, valid in WEBHOOK_URLS:
+        body = {"url": url, "event_types": ["*"]}
+        assert schema.is_valid(body) is valid, url
+        r = await world.client.post(path.format(org_id=org), json=body, headers=world.headers)
+        await agree(schema, r, body, 201)
+
+
+def _users(n: int) -> list[dict[str, Any]]:
+    return [{"id": str(uuid.uuid4()), "username": unique("u")} for _ in range(n)]
+
+
+async def test_a_keycloak_batch_holds_1_to_1000_users(
+    document: dict[str, Any], client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    schema = body_validator(document, "post", "/identity/sync/keycloak")
+    op = document["paths"]["/identity/sync/keycloak"]["post"]
+    documented = op["requestBody"]["content"]["application/json"]["schema"]
+    assert (documented["minItems"], documented["maxItems"]) == (1, 1000)
+    for body in ([], _users(1001), _users(1)):
+        r = await client.post("/identity/sync/keycloak", json=body, headers=admin_headers)
+        await agree(schema, r, body, 200)
+        if not body:
+            assert r.json()["errors"][0]["field"] == "data"
+
+
+CYCLES: list[tuple[dict[str, Any], bool]] = [
+    ({"anchor": "2026-01-01T00:00:00Z", "interval": "month"}, True),
+    ({"anchor": "2026-01-01T00:00:00+02:00", "interval": "year", "interval_count": 36}, True),
+    ({"anchor": "", "interval": "month"}, False),
+    ({"anchor": "2026-01-01T00:00:00", "interval": "month"}, False),  # no offset
+    ({"anchor": "2026-01-01T00:00:00Z", "interval": "month", "interval_count": 0}, False),
+    ({"anchor": "2026-01-01T00:00:00Z", "interval": "month", "interval_count": 37}, False),
+]
+
+
+async def test_a_billing_cycle_anchor_is_an_aware_date_time(document: dict[str, Any], world: World) -> None:
+    path = "/entitlements/orgs/{org_id}/pools/{pool_id}/provisions"
+    schema = body_validator(document, "post", path)
+    org = await world.org()
+    pool = await world.pool(org)
+    es = await world.set([])
+    for cycle, valid in CYCLES:
+        body = {
+            "source_type": "subscription",
+            "source_id": str(uuid.uuid4()),
+            "entitlement_set_id": es["id"],
+            "billing_cycle": cycle,
+        }
+        assert schema.is_valid(body) is valid, cycle
+        r = await world.client.post(path.format(org_id=org, pool_id=pool), json=body, headers=world.headers)
+        await agree(schema, r, body, 201)
