@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from platform_core.core.decimals import JSONDecimal
+
 ResourceKind = Literal["boolean", "numeric", "config"]
 Aggregation = Literal["SUM", "COUNT", "AVERAGE", "MAX", "MIN", "LATEST"]
 RuleType = Literal["boolean", "limit", "quota", "credit"]
@@ -24,6 +26,28 @@ CycleInterval = Literal["day", "week", "month", "year"]
 UsageStatus = Literal["accepted", "rejected"]
 IngestStatus = Literal["accepted", "duplicate", "rejected"]
 CheckKind = Literal["boolean", "config", "limit", "quota", "credit"]
+
+
+# Decimal input (platform_core.core.decimals): each as the server bounds it.
+class RuleAmount(JSONDecimal, minimum="0", below="1e15"):
+    """A numeric rule's amount per unit of quantity."""
+
+
+class CheckQuantity(JSONDecimal, minimum="0", below="1e15"):
+    """How much more a check asks about."""
+
+
+class ProvisionQuantity(JSONDecimal, positive=True, below="1e9"):
+    """How many units of a set a provision or a grant gives."""
+
+
+class Cap(JSONDecimal, minimum="0"):
+    """An on-demand cap, in units per period."""
+
+
+class UsageQuantity(JSONDecimal):
+    """Any finite decimal: one outside 0..1e15 is rejected per event (`bad_quantity`)."""
+
 
 # Events. Usage ingestion publishes only `USAGE_OVERAGE` (billable overage, aggregated per
 # batch and entitlement period): usage_events itself is the trail of every accepted and
@@ -63,7 +87,7 @@ class RuleSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     resource_key: str
     rule_type: RuleType
-    amount: Decimal | None = None
+    amount: RuleAmount | None = None
     value: Any = None
     reset_period: ResetPeriod = "none"
     enforcement: Enforcement = "hard"
@@ -242,7 +266,7 @@ class UsageEventIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     event_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     workspace: uuid.UUID
     resource_key: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-    quantity: Decimal
+    quantity: UsageQuantity
     occurred_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
     properties: dict[str, Any] = {}
 

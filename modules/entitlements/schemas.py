@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
 import msgspec
@@ -12,6 +11,9 @@ import msgspec
 from modules.entitlements.contracts import (
     Aggregation,
     BillingCycle,
+    Cap,
+    CheckQuantity,
+    ProvisionQuantity,
     ResourceKind,
     RuleSpec,
     UsageEventIn,
@@ -73,7 +75,7 @@ class CreatePool(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class SetOndemand(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool
     price_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
-    cap: Decimal | None = None
+    cap: Cap | None = None
 
 
 class CreateGrant(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -92,7 +94,7 @@ class CreateGrant(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     entitlement_set_id: uuid.UUID | None = None
     set_key: Key | None = None
     starts_at: AwareTime | None = None
-    quantity: Decimal = Decimal(1)
+    quantity: ProvisionQuantity = ProvisionQuantity.default("1")
 
 
 class RevokeGrant(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -105,7 +107,7 @@ class CreateProvision(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     source_type: Annotated[str, msgspec.Meta(pattern="^(subscription|purchase)$")]
     source_id: uuid.UUID
     entitlement_set_id: uuid.UUID
-    quantity: Decimal = Decimal(1)
+    quantity: ProvisionQuantity = ProvisionQuantity.default("1")
     starts_at: AwareTime | None = None
     ends_at: AwareTime | None = None
     billing_cycle: BillingCycle | None = None
@@ -118,7 +120,7 @@ class UsageBatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class CheckItem(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     workspace: uuid.UUID
     key: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-    quantity: Decimal | None = None
+    quantity: CheckQuantity | None = None
 
 
 class CheckBatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

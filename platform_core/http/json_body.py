@@ -4,8 +4,8 @@ cannot store in `text` or `jsonb` (400 naming the field that carries it).
 
 The size limit (413, chunked bodies included) is Litestar's `request_max_body_size`, set from
 `KEEL_MAX_BODY_BYTES`. The body is decoded straight into the route's `data` type with
-`strict=True` (see `platform_core.http.strict_signature`): no coercion, decimals exact, and one
-pass instead of Litestar's decode-then-convert."""
+`strict=True` by the route's `platform_core.http.body_decoder`: no coercion, decimals exact and
+as documented, and one pass instead of Litestar's decode-then-convert."""
 
 from __future__ import annotations
 
@@ -56,17 +56,9 @@ class JSONRequest(Request[Any, Any, Any]):
         if body and not is_json_media_type(self.headers.get("content-type")):
             raise UnsupportedMediaType(detail="the request body must be application/json")
         # decoded straight into the handler's `data` type: strict, and exact for decimals
-        target = getattr(self.route_handler.signature_model, "body_type", None)
+        decoder = getattr(self.route_handler.signature_model, "body_decoder", None)
         try:
-            if target is None:
-                value = _DECODER.decode(body or b"null")
-            else:
-                value = msgspec.json.decode(
-                    body or b"null",
-                    type=target,
-                    strict=True,
-                    dec_hook=self.route_handler.default_deserializer,
-                )
+            value = (decoder or _DECODER).decode(body or b"null")
         except msgspec.ValidationError as exc:  # a DecodeError too: first
             self._refuse_nul(body)  # the more useful answer where the body also holds a NUL
             raise self._invalid(exc) from exc

@@ -9,7 +9,8 @@ once in the app factory, derives from each route's facts what Litestar cannot kn
 - `Idempotency-Key` is a parameter wherever it is honoured (platform_core.http.idempotency).
 - Public routes carry no security requirement; `/metrics` is Prometheus text.
 - Request bodies are described by msgspec's JSON Schema, so they state what the decoder
-  enforces (`additionalProperties: false`, ranges, patterns, lengths, decimal strings).
+  enforces (`additionalProperties: false`, ranges, patterns, lengths, decimal strings: a
+  `JSONDecimal` field's own pattern and bounds, see `platform_core.core.decimals`).
 
 The Swagger UI is served with its assets from the swagger-ui-bundle-v2 package, so the page
 works offline; Scalar is not offered (it has no packaged distribution to serve)."""
@@ -41,6 +42,7 @@ from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
+from platform_core.core.decimals import JSONDecimal
 from platform_core.core.errors import PROBLEM_MEDIA_TYPE
 from platform_core.http.idempotency import HEADER, MAX_KEY_LENGTH, REPLAYED_HEADER, honours_key
 
@@ -278,7 +280,9 @@ def _request_bodies_from_msgspec(facts: list[_RouteFacts], openapi: OpenAPI) -> 
     if not bodies:
         return
     schemas, components = msgspec.json.schema_components(
-        [annotation for _, annotation in bodies], ref_template="#/components/schemas/{name}"
+        [annotation for _, annotation in bodies],
+        schema_hook=_custom_schema,
+        ref_template="#/components/schemas/{name}",
     )
     for struct in _struct_types(annotation for _, annotation in bodies):
         rules = getattr(struct, SCHEMA_RULES, None)
@@ -291,6 +295,12 @@ def _request_bodies_from_msgspec(facts: list[_RouteFacts], openapi: OpenAPI) -> 
     openapi.components.schemas = {**(openapi.components.schemas or {}), **cast(dict[str, Schema], components)}
 
 
+def _custom_schema(kind: type) -> dict[str, Any]:
+    if issubclass(kind, JSONDecimal):
+        return kind.json_schema()
+    raise NotImplementedError(kind)
+
+
 _DECIMAL = {"type": "string", "format": "decimal"}
 
 
@@ -298,7 +308,7 @@ def _decimals_as_decoded(schema: Any) -> Any:
     """msgspec states a Decimal as a string, and decodes it from a JSON string or, exactly, from
     a JSON number: say both, so a client sending `"quantity": 1` follows the document."""
     if isinstance(schema, dict):
-        if {k: schema.get(k) for k in _DECIMAL} == _DECIMAL:
+        if {k: schema.get(k) for k in _DECIMAL} == _DECIMAL and "pattern" not in schema:
             rest = {k: v for k, v in schema.items() if k not in ("type", "format")}
             return {"anyOf": [dict(_DECIMAL), {"type": "number"}], **rest}
         return {key: _decimals_as_decoded(value) for key, value in schema.items()}

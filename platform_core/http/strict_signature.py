@@ -28,6 +28,8 @@ from litestar.params import DependencyKwarg, ParameterKwarg
 from litestar.routes import HTTPRoute
 from litestar.typing import FieldDefinition
 
+from platform_core.http.body_decoder import BodyDecoder
+
 _INTEGER = re.compile(r"[+-]?[0-9]{1,40}")
 
 
@@ -100,6 +102,7 @@ class StrictSignatureModel(SignatureModel):
     _param_rules: ClassVar[tuple[_ParamRule, ...]] = ()
     # what `data` is decoded into, strictly, from the JSON body (platform_core.http.json_body)
     body_type: ClassVar[Any] = None
+    body_decoder: ClassVar[BodyDecoder | None] = None
 
     @classmethod
     def parse_values_from_connection_kwargs(
@@ -131,6 +134,7 @@ class StrictSignatureModel(SignatureModel):
             # as declared: the model's own annotation drops msgspec constraints on the body type
             # itself (`Annotated[list[X], Meta(min_length=1)]`), which the decoder must enforce
             model.body_type = handler.parsed_fn_signature.parameters["data"].raw
+            model.body_decoder = BodyDecoder(model.body_type, handler.default_deserializer)
         return model
 
 

@@ -59,7 +59,6 @@ async def test_rules_are_validated(
         [{"resource_key": "no.such.key", "rule_type": "limit", "amount": 1}],
         [{"resource_key": num, "rule_type": "boolean"}],
         [{"resource_key": num, "rule_type": "limit"}],  # no amount
-        [{"resource_key": num, "rule_type": "limit", "amount": -1}],
         [{"resource_key": num, "rule_type": "quota", "amount": 1}],  # quota without reset period
         [{"resource_key": num, "rule_type": "limit", "amount": 1, "reset_period": "month"}],
         [{"resource_key": flag, "rule_type": "limit", "amount": 1}],
@@ -80,6 +79,13 @@ async def test_rules_are_validated(
         headers=admin_headers,
     )
     assert r.status_code == 400
+    for amount in (-1, "-1", "NaN", "1e15", 10**15):  # outside the documented decimal (RuleAmount)
+        rules = [{"resource_key": num, "rule_type": "limit", "amount": amount}]
+        r = await client.post(
+            "/entitlements/sets", json={"key": "bad.set", "name": "x", "rules": rules}, headers=admin_headers
+        )
+        assert r.status_code == 400, (amount, r.text)
+        assert r.json()["errors"][0]["field"] == "rules[0].amount"
 
 
 async def test_editing_a_set_adds_a_version_and_provisions_keep_theirs(

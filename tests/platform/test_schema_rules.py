@@ -219,3 +219,143 @@ async def test_a_billing_cycle_anchor_is_an_aware_date_time(document: dict[str, 
         assert schema.is_valid(body) is valid, cycle
         r = await world.client.post(path.format(org_id=org, pool_id=pool), json=body, headers=world.headers)
         await agree(schema, r, body, 201)
+
+
+DECIMAL_STRINGS = [
+    "0", "1", "12.5", "0.000001", "999999999999999.99", "-1", "-0.5", "1000000000000000",
+    "", " 1", "1 ", "1\n", "+1", "1_000", "007", ".5", "5.", "1e3", "1E+3", "NaN", "nan", "Infinity",
+    "-Infinity", "sNaN", "\u0661", "0x1", "1.2.3",
+]  # fmt: skip
+DECIMAL_NUMBERS: list[Any] = [
+    0,
+    1,
+    2.5,
+    0.1000000000000000000001,
+    -1,
+    10**15,
+    1e3,
+    123456789012345678901234567890,
+]
+
+
+def _decimal_fields(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each request-body property documented as a decimal, by `Component.property`."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, component in document["components"]["schemas"].items():
+        for prop, schema in (component.get("properties") or {}).items():
+            branches = [schema, *schema.get("anyOf", [])]
+            for branch in branches:
+                for inner in [branch, *branch.get("anyOf", [])]:
+                    if inner.get("format") == "decimal":
+                        found.setdefault(f"{name}.{prop}", branch)
+    return found
+
+
+def test_every_request_decimal_states_its_pattern_and_bounds(document: dict[str, Any]) -> None:
+    found = _decimal_fields(document)
+    expected = {
+        "CheckItem.quantity", "UsageEventIn.quantity", "SetOndemand.cap", "RuleSpec.amount",
+        "CreateGrant.quantity", "CreateProvision.quantity",
+    }  # fmt: skip
+    assert expected <= set(found), set(found)
+    fields = {name: found[name] for name in expected}
+    for name, schema in fields.items():
+        string, number = schema["anyOf"]
+        assert string["type"] == "string", name
+        assert string["pattern"].startswith("^"), name
+        assert number["type"] == "number", name
+    assert fields["CreateGrant.quantity"]["anyOf"][1] == {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "exclusiveMaximum": 10**9,
+    }
+    check = next(
+        p for p in document["paths"]["/entitlements/check"]["get"]["parameters"] if p["name"] == "quantity"
+    )
+    assert "pattern" in str(check["schema"])
+
+
+def test_no_request_body_reads_a_plain_decimal(app: Any) -> None:
+    """Every decimal a body holds is a JSONDecimal (its pattern and bounds documented and
+    decoded), not msgspec's Decimal, which takes "NaN", " 1" or "1_0"."""
+    from decimal import Decimal
+
+    import msgspec
+    from litestar.routes import HTTPRoute
+
+    from platform_core.core.decimals import JSONDecimal
+
+    def plain(kind: Any, seen: set[Any]) -> list[str]:
+        if kind is Decimal:
+            return ["Decimal"]
+        if isinstance(kind, type) and issubclass(kind, JSONDecimal):
+            return []
+        if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
+            if kind in seen:
+                return []
+            seen.add(kind)
+            return [f"{kind.__name__}.{f.name}" for f in msgspec.structs.fields(kind) if plain(f.type, seen)]
+        from typing import get_args
+
+        return [found for arg in get_args(kind) for found in plain(arg, seen)]
+
+    offenders = [
+        (route.path, found)
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler in route.route_handlers
+        if (data := handler.parsed_fn_signature.parameters.get("data")) is not None
+        for found in plain(data.raw, set())
+    ]
+    assert not offenders, offenders
+
+
+async def test_decimal_strings_and_numbers_are_read_as_the_document_says(
+    document: dict[str, Any], world: World
+) -> None:
+    key = await world.key()
+    _, _, ws, _ = await world.setup([{"resource_key": key, "rule_type": "limit", "amount": 5}])
+    schema = body_validator(document, "post", "/entitlements/check")
+    for quantity in [*DECIMAL_STRINGS, *DECIMAL_NUMBERS]:
+        body = {"checks": [{"workspace": ws, "key": key, "quantity": quantity}]}
+        r = await world.client.post("/entitlements/check", json=body, headers=world.headers)
+        await agree(schema, r, body, 200)
+        if r.status_code == 400:
+            assert r.json()["errors"][0]["field"] == "checks[0].quantity", (quantity, r.text)
+    op = document["paths"]["/entitlements/check"]["get"]
+    parameter = next(p for p in op["parameters"] if p["name"] == "quantity")
+    query = validator(document, parameter["schema"])
+    for quantity in DECIMAL_STRINGS:
+        if not quantity:  # `quantity=` is no quantity for Litestar, as for any optional parameter
+            continue
+        params = {"workspace": ws, "key": key, "quantity": quantity}
+        r = await world.client.get("/entitlements/check", params=params, headers=world.headers)
+        assert r.status_code == (200 if query.is_valid(quantity) else 400), (quantity, r.text)
+
+
+async def test_usage_quantities_refuse_what_the_pattern_excludes_and_keep_numbers_exact(
+    world: World,
+) -> None:
+    key = await world.key()
+    org, _, ws, _ = await world.setup([{"resource_key": key, "rule_type": "limit", "amount": 10**14}])
+    for bad in ("NaN", "Infinity", " 1", "1_0", ""):
+        r = await world.usage(
+            org, [{"event_id": uuid.uuid4().hex, "workspace": ws, "resource_key": key, "quantity": bad}]
+        )
+        assert r.status_code == 400, (bad, r.text)
+        assert r.json()["errors"][0]["field"] == "events[0].quantity"
+    event_id = uuid.uuid4().hex
+    event = f'"event_id":"{event_id}","workspace":"{ws}","resource_key":"{key}"'
+    body = '{"events":[{' + event + ',"quantity":123456789012.123456,"properties":{"ratio":0.5}}]}'
+    r = await world.client.post(
+        "/entitlements/usage-events",
+        params={"org_id": org},
+        content=body,
+        headers={**world.headers, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1, r.text
+    trail = await world.client.get(f"/entitlements/orgs/{org}/usage-events", headers=world.headers)
+    (stored,) = [e for e in trail.json()["items"] if e["event_id"] == event_id]
+    assert stored["quantity"] == "123456789012.123456"  # a float would say 123456789012.12346
+    assert stored["properties"] == {"ratio": 0.5}  # a number outside a decimal field stays a number

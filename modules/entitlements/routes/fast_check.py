@@ -12,22 +12,22 @@ from decimal import Decimal
 import msgspec
 
 from modules.entitlements import permissions as perm
+from modules.entitlements.contracts import CheckQuantity
 from modules.entitlements.routes.usage import KEY_MAX_LENGTH, MAX_CHECK_QUANTITY
 from modules.entitlements.services import check as checks
 from modules.entitlements.services import orgs
 from platform_core.runtime.module import FastRequest
 
 _PARAMETERS = frozenset({"workspace", "key", "quantity", "org_id"})
-# Only the plainest spellings; anything else (exponents, braces, spaces) goes to the full route.
+# Only the plainest spellings; anything else (braces, spaces) goes to the full route.
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_DECIMAL = re.compile(r"[0-9]{1,16}(\.[0-9]{1,12})?")
 _ENCODER = msgspec.json.Encoder()
 
 
 def _quantity(raw: str | None) -> Decimal | None:
     if raw is None:
         return None
-    if _DECIMAL.fullmatch(raw) is None:
+    if not CheckQuantity.matches(raw):  # what the full route's parameter accepts
         raise ValueError(raw)
     quantity = Decimal(raw)
     if quantity > MAX_CHECK_QUANTITY:

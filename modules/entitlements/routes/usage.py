@@ -12,7 +12,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from modules.entitlements import permissions as perm
-from modules.entitlements.contracts import CheckResult, IngestResult, UsageEventDTO, UsageStatus
+from modules.entitlements.contracts import (
+    CheckQuantity,
+    CheckResult,
+    IngestResult,
+    UsageEventDTO,
+    UsageStatus,
+)
 from modules.entitlements.routes.common import declares
 from modules.entitlements.schemas import CheckBatch, CheckBatchResult, UsageBatch
 from modules.entitlements.services import check as checks
@@ -30,6 +36,9 @@ from platform_core.persistence.pagination import Page, check_limit
 KEY_MAX_LENGTH = 100
 KeyParam = Annotated[str, QueryParameter(min_length=1, max_length=KEY_MAX_LENGTH)]
 MAX_CHECK_QUANTITY = Decimal("1e15")
+QuantityParam = Annotated[
+    str | None, QueryParameter(pattern=CheckQuantity.pattern, description="A decimal, 0 <= quantity < 1e15")
+]
 
 
 def _batch_org(uow: UnitOfWork, org_id: uuid.UUID | None) -> uuid.UUID:
@@ -119,12 +128,13 @@ class UsageController(Controller):
         request: Request[Any, Any, Any],
         workspace: FromQuery[uuid.UUID],
         key: KeyParam,
-        quantity: FromQuery[Decimal | None] = None,
+        quantity: QuantityParam = None,
         org_id: FromQuery[uuid.UUID | None] = None,
     ) -> CheckResult:
-        _check_quantity(quantity)
+        amount = Decimal(quantity) if quantity is not None else None
+        _check_quantity(amount)
         runtime = runtime_of(request.app.state)
-        located = await checks.check_pooled(runtime.engine, runtime.caches, workspace, key, quantity)
+        located = await checks.check_pooled(runtime.engine, runtime.caches, workspace, key, amount)
         principal = request.scope.get("user")
         if (
             located is not None
