@@ -359,3 +359,26 @@ async def test_usage_quantities_refuse_what_the_pattern_excludes_and_keep_number
     (stored,) = [e for e in trail.json()["items"] if e["event_id"] == event_id]
     assert stored["quantity"] == "123456789012.123456"  # a float would say 123456789012.12346
     assert stored["properties"] == {"ratio": 0.5}  # a number outside a decimal field stays a number
+
+
+async def test_a_whole_number_is_an_integer_as_json_schema_says(
+    document: dict[str, Any], client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    """`2.0` is the integer 2 for JSON Schema, so where the document says `integer` the server
+    reads it as 2; `2.5` is still refused, and nothing is rounded."""
+    schema = body_validator(document, "post", "/billing/coupons")
+    for percent, status in ((500.0, 201), (5e2, 201), (500.5, 400), (1e4 + 1, 400)):
+        body = {
+            "key": f"c-{uuid.uuid4().hex[:8]}",
+            "name": "C",
+            "percent_off_bp": percent,
+            "duration": "repeating",
+            "duration_in_periods": 3.0,
+        }
+        assert schema.is_valid(body) is (status == 201), percent
+        r = await client.post("/billing/coupons", json=body, headers=admin_headers)
+        assert r.status_code == status, (percent, r.text)
+        if status == 201:
+            assert (r.json()["percent_off_bp"], r.json()["duration_in_periods"]) == (500, 3)
+        else:
+            assert r.json()["errors"][0]["field"] == "percent_off_bp"

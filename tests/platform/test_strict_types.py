@@ -93,7 +93,7 @@ async def test_a_time_without_its_offset_is_refused(
         ),
         pytest.param(
             "/billing/coupons",
-            {"key": unique("c"), "name": "C", "percent_off_bp": 100.0},
+            {"key": unique("c"), "name": "C", "percent_off_bp": 100.5},  # 100.0 is the integer 100
             "percent_off_bp",
             id="int-from-float",
         ),
