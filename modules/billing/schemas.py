@@ -22,7 +22,9 @@ from platform_core.core.ranges import PositiveInt32
 
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+Email = Annotated[
+    str, msgspec.Meta(pattern=r"^[^@ \t\n\r\f\v]+@[^@ \t\n\r\f\v]+\.[^@ \t\n\r\f\v]+$", max_length=320)
+]
 Text = Annotated[str, msgspec.Meta(max_length=2000)]
 Key = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.-]{0,99}$")]
 Amount = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
@@ -54,6 +56,17 @@ class UpdateAccount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class CreateProduct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """`entitlement_set_key`: its latest version is pinned now; or an exact version by id."""
+
+    # not both (services.catalog)
+    __json_schema_rules__: ClassVar[dict[str, Any]] = {
+        "not": {
+            "required": ["entitlement_set_key", "entitlement_set_id"],
+            "properties": {
+                "entitlement_set_key": {"type": "string"},
+                "entitlement_set_id": {"type": "string"},
+            },
+        }
+    }
 
     key: Key
     name: Name

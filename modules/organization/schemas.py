@@ -18,7 +18,9 @@ RoleKey = Annotated[str, msgspec.Meta(pattern=ROLE_KEY_PATTERN, max_length=63)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Description = Annotated[str, msgspec.Meta(max_length=2000)]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
-Email = Annotated[str, msgspec.Meta(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[
+    str, msgspec.Meta(max_length=320, pattern=r"^[^@ \t\n\r\f\v]+@[^@ \t\n\r\f\v]+\.[^@ \t\n\r\f\v]+$")
+]
 PermissionEntry = Annotated[str, msgspec.Meta(pattern=ENTRY_PATTERN, max_length=200)]
 Permission = Annotated[str, msgspec.Meta(pattern=CONCRETE_PERMISSION_PATTERN, max_length=200)]
 IpOrCidr = Annotated[str, msgspec.Meta(min_length=2, max_length=64)]

@@ -161,6 +161,9 @@ WEBHOOK_URLS: list[tuple[str, bool]] = [
     ("https://example.com/in#frag", False),
     ("https:///nohost", False),
     ("https://" + "a" * 2050, False),
+    ("https://[2001:db8::1]:8443/in", True),
+    ("https://[E5c2A3f]:62803?", False),  # no IPv6 address
+    ("https://receiver\x1c.example/in", True),  # whitespace to Python's `\s`, not to ECMA-262's
 ]
 
 
@@ -382,3 +385,36 @@ async def test_a_whole_number_is_an_integer_as_json_schema_says(
             assert (r.json()["percent_off_bp"], r.json()["duration_in_periods"]) == (500, 3)
         else:
             assert r.json()["errors"][0]["field"] == "percent_off_bp"
+
+
+async def test_a_product_names_its_set_by_key_or_by_id_not_both(
+    document: dict[str, Any], world: World
+) -> None:
+    schema = body_validator(document, "post", "/billing/products")
+    es = await world.set([])
+    for names in (
+        {"entitlement_set_key": es["key"]},
+        {"entitlement_set_id": es["id"]},
+        {},
+        {"entitlement_set_key": es["key"], "entitlement_set_id": es["id"]},
+        {"entitlement_set_key": "", "entitlement_set_id": es["id"]},
+        {"entitlement_set_key": None, "entitlement_set_id": es["id"]},
+    ):
+        body = {"key": f"p-{uuid.uuid4().hex[:8]}", "name": "P", **names}
+        r = await world.client.post("/billing/products", json=body, headers=world.headers)
+        await agree(schema, r, body, 201)
+
+
+async def test_an_email_pattern_means_the_same_to_python_and_to_ecma_262(
+    document: dict[str, Any], client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    schema = body_validator(document, "post", "/identity/persons")
+    for email, valid in (("a\x1cb@example.com", True), ("a b@example.com", False), ("ab@example.com", True)):
+        body = {
+            "kind": "individual",
+            "display_name": "A",
+            "email": email.replace("ab@", f"{uuid.uuid4().hex}@"),
+        }
+        assert schema.is_valid(body) is valid, email
+        r = await client.post("/identity/persons", json=body, headers=admin_headers)
+        await agree(schema, r, body, 201)
