@@ -127,7 +127,7 @@ async def setup(runtime: Runtime, tenants: int) -> tuple[str, list[Tenant], str]
             {
                 "key": f"set.{key}",
                 "name": key,
-                "rules": [{"resource_key": key, "rule_type": "limit", "amount": "1e12"}],
+                "rules": [{"resource_key": key, "rule_type": "limit", "amount": "1000000000000"}],
             },
         )
         for i in range(tenants):

@@ -17,6 +17,7 @@ from litestar.plugins.prometheus import PrometheusController
 from litestar.types import ASGIApp
 
 from platform_core.core.errors import EXCEPTION_HANDLERS
+from platform_core.core.heap import settle_heap
 from platform_core.core.principal import Principal
 from platform_core.http.auth import BearerAuthMiddleware, adopt_request_session
 from platform_core.http.fast_lane import FastLane
@@ -127,4 +128,5 @@ def create_app(runtime: Runtime, *, debug: bool = False) -> Litestar:
     if registry.fast_routes:  # see platform_core.http.fast_lane
         handler = FastLane(handler, runtime, registry.fast_routes, registry.resolvers, app_name="keel")
     app.asgi_handler = RequestIdMiddleware(traced(handler, fixed_paths=registry.fast_routes))
+    settle_heap()  # the routes and the OpenAPI document live as long as the app
     return app

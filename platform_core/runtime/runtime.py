@@ -14,6 +14,7 @@ from platform_core.auth.credentials import Authorizer, CredentialResolver
 from platform_core.auth.rate_limit import RateLimiter
 from platform_core.cache.hot_cache import SESSION_INFO_KEY, HotCaches
 from platform_core.core.config import Settings
+from platform_core.core.heap import settle_heap
 from platform_core.messaging.broker import (
     EngineProvider,
     WorkerLoopCloser,
@@ -109,6 +110,7 @@ class Runtime:
         if self.registry.jobs:
             longest = max(job.lease for job in self.registry.jobs)
             declare_job_tick_actor(self.broker, self._worker_scheduler, time_limit=longest)
+        settle_heap()  # everything above lives as long as the process
 
     @property
     def redis(self) -> Redis:
