@@ -25,3 +25,4 @@ OVERDUE_POLICIES_READ = "billing.overdue_policies:read"  # platform scope (opera
 OVERDUE_POLICIES_WRITE = "billing.overdue_policies:write"  # platform scope (operators)
 UNPRICED_USAGE_READ = "billing.unpriced_usage:read"  # platform scope (operators)
 UNPRICED_USAGE_WRITE = "billing.unpriced_usage:write"  # platform scope: price or waive
+INVOICES_PAY = "billing.invoices:pay"  # organization scope: collect an open invoice now

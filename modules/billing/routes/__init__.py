@@ -7,6 +7,7 @@ from modules.billing.routes.catalog import CatalogController
 from modules.billing.routes.credit_notes import CreditNoteController
 from modules.billing.routes.disputes import DisputeController
 from modules.billing.routes.dunning import DunningController
+from modules.billing.routes.invoice_payments import InvoicePaymentController
 from modules.billing.routes.invoices import InvoiceController
 from modules.billing.routes.payment_methods import PaymentMethodController
 from modules.billing.routes.refunds import RefundController
@@ -18,3 +19,4 @@ CONTROLLERS += [RefundController, CreditNoteController, DisputeController]
 CONTROLLERS += [PaymentMethodController]
 CONTROLLERS += [DunningController]
 CONTROLLERS += [UnpricedUsageController]
+CONTROLLERS += [InvoicePaymentController]
