@@ -148,7 +148,7 @@ async def test_the_ladder_down_and_back_up(shop: Shop, runtime: Runtime, dunning
 
     # day 1: past_due — the subscription's status changes, entitlements stay
     dunning_clock.set(t0 + timedelta(days=1, minutes=1))
-    assert "1 account(s)" in await run_dunning(runtime)
+    await run_dunning(runtime)
     assert (await subscription(shop, sub["id"]))["status"] == "past_due"
     assert (await shop.seats())["allowed"] is True
     assert (await overdue(shop))["state"] == "past_due"
@@ -181,7 +181,7 @@ async def test_the_ladder_down_and_back_up(shop: Shop, runtime: Runtime, dunning
 
     # the job again, later: every step was taken once
     dunning_clock.set(t0 + timedelta(days=9))
-    assert "moved 0 account(s)" in await run_dunning(runtime)
+    await run_dunning(runtime)
     assert await transitions(runtime, shop.account) == [
         (0, "current", "past_due"),
         (0, "past_due", "unpaid"),
@@ -218,7 +218,8 @@ async def test_the_ladder_down_and_back_up(shop: Shop, runtime: Runtime, dunning
     assert (await transitions(runtime, shop.account))[-1] == (1, "frozen", "current")
     kinds = [c["kind"] for c in await shop.changes(sub["id"])]
     assert kinds == ["created", "past_due", "unpaid", "canceled", "restored"]
-    assert "moved 0 account(s)" in await run_dunning(runtime)
+    await run_dunning(runtime)
+    assert len(await transitions(runtime, shop.account)) == 5
 
 
 async def test_paying_does_not_lift_an_operators_freeze_for_another_reason(
