@@ -25,7 +25,9 @@ def _org_scope(principal: Principal, org_id: uuid.UUID | None) -> tuple[uuid.UUI
     an organization, and the route guard has checked their permission there."""
     if org_id is None and not principal.is_platform_admin:
         raise InvalidRequest(
-            "org_id is required", errors=[{"field": "org_id", "source": "query", "message": "required"}]
+            "org_id is required",
+            code="org_id_required",
+            errors=[{"field": "org_id", "source": "query", "message": "required"}],
         )
     return org_id, principal.is_platform_admin and org_id is None
 

@@ -36,6 +36,8 @@ class Tenant:
     org_id: str
     workspace_id: str
     doomed_workspace_id: str  # the one `DELETE .../workspaces/{workspace_id}` may delete
+    spare_token_id: str  # the one `DELETE /identity/me/tokens/{token_id}` may revoke
+    doomed_org_id: str  # the one `POST /organizations/{org_id}/status` may suspend or close
 
     @property
     def headers(self) -> dict[str, str]:
@@ -88,9 +90,18 @@ async def _tenant(client: httpx.AsyncClient, runtime: Runtime, name: str, scopes
             uow, kind="individual", display_name=name, email=f"{uuid.uuid4().hex[:10]}@example.test"
         )
         issued = await identity_api.issue_token(uow, person_id=person.id, name="contract", scopes=scopes)
+        spare = await identity_api.issue_token(uow, person_id=person.id, name="spare", scopes=scopes)
     headers = {"Authorization": f"Bearer {issued.token}"}
-    slug = f"contract-{uuid.uuid4().hex[:10]}"
-    org = await _ok(await client.post("/organizations", json={"slug": slug, "name": name}, headers=headers))
+    org, doomed_org = [
+        await _ok(
+            await client.post(
+                "/organizations",
+                json={"slug": f"contract-{uuid.uuid4().hex[:10]}", "name": name},
+                headers=headers,
+            )
+        )
+        for _ in range(2)
+    ]
     workspaces = [
         await _ok(
             await client.post(
@@ -105,6 +116,8 @@ async def _tenant(client: httpx.AsyncClient, runtime: Runtime, name: str, scopes
         org_id=org["id"],
         workspace_id=workspaces[0]["id"],
         doomed_workspace_id=workspaces[1]["id"],
+        spare_token_id=str(spare.id),
+        doomed_org_id=doomed_org["id"],
     )
 
 

@@ -13,8 +13,8 @@ with a curl command that reproduces it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -29,7 +29,9 @@ CLI = Path(sys.executable).parent / "schemathesis"
 RUN_TIMEOUT_SECONDS = 600
 
 
-def run_schemathesis(served: Served, tenant: Tenant, report_dir: Path) -> subprocess.CompletedProcess[str]:
+async def run_schemathesis(served: Served, tenant: Tenant) -> tuple[int, str]:
+    """The CLI's exit code and report. Awaited, not blocking: the test loop keeps running meanwhile
+    (the shared runtime's background tasks expect it to)."""
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),  # for the hooks module
@@ -37,40 +39,43 @@ def run_schemathesis(served: Served, tenant: Tenant, report_dir: Path) -> subpro
         "KEEL_CONTRACT_ORG_ID": tenant.org_id,
         "KEEL_CONTRACT_WORKSPACE_ID": tenant.workspace_id,
         "KEEL_CONTRACT_DOOMED_WORKSPACE_ID": tenant.doomed_workspace_id,
+        "KEEL_CONTRACT_SPARE_TOKEN_ID": tenant.spare_token_id,
+        "KEEL_CONTRACT_DOOMED_ORG_ID": tenant.doomed_org_id,
         "NO_COLOR": "1",
         "COLUMNS": "200",
     }
-    return subprocess.run(
-        [
-            str(CLI),
-            "--config-file",
-            str(CONFIG),
-            "run",
-            f"{served.base_url}/schema/openapi.json",
-            "--report",
-            "junit",
-            "--report-dir",
-            str(report_dir),
-        ],
+    process = await asyncio.create_subprocess_exec(
+        str(CLI),
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{served.base_url}/schema/openapi.json",
         cwd=ROOT,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_SECONDS,
-        check=False,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT_SECONDS)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return process.returncode, output.decode(errors="replace")
 
 
-def assert_conforms(result: subprocess.CompletedProcess[str]) -> None:
+def assert_conforms(result: tuple[int, str]) -> None:
     # schemathesis prints its failures, each with a curl reproduction, before the summary
-    assert result.returncode == 0, f"schemathesis found failures:\n{result.stdout}\n{result.stderr}"
+    code, report = result
+    assert code == 0, f"schemathesis found failures:\n{report}"
 
 
 @pytest.mark.timeout(RUN_TIMEOUT_SECONDS + 60)
-def test_every_operation_conforms_for_a_member(served: Served, member: Tenant, tmp_path: Path) -> None:
-    assert_conforms(run_schemathesis(served, member, tmp_path))
+async def test_every_operation_conforms_for_a_member(served: Served, member: Tenant) -> None:
+    assert_conforms(await run_schemathesis(served, member))
 
 
 @pytest.mark.timeout(RUN_TIMEOUT_SECONDS + 60)
-def test_every_operation_conforms_for_an_operator(served: Served, operator: Tenant, tmp_path: Path) -> None:
-    assert_conforms(run_schemathesis(served, operator, tmp_path))
+async def test_every_operation_conforms_for_an_operator(served: Served, operator: Tenant) -> None:
+    assert_conforms(await run_schemathesis(served, operator))

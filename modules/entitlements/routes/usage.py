@@ -47,7 +47,9 @@ def _batch_org(uow: UnitOfWork, org_id: uuid.UUID | None) -> uuid.UUID:
     own = principal.org_id if principal is not None else None
     if org_id is None and own is None:
         raise InvalidRequest(
-            "org_id is required", errors=[{"field": "org_id", "source": "query", "message": "required"}]
+            "org_id is required",
+            code="org_id_required",
+            errors=[{"field": "org_id", "source": "query", "message": "required"}],
         )
     if org_id is not None and own is not None and org_id != own:
         raise NotFound()

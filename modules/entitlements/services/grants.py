@@ -57,6 +57,7 @@ async def create_grant(
     if ends_at <= starts:
         raise Unprocessable(
             "a grant must end after it starts",
+            code="invalid_window",
             errors=[{"field": "ends_at", "message": "not after starts_at"}],
         )
     grant = Grant(
