@@ -7,6 +7,7 @@ automatic payments are retried on the account's policy schedule. Operators own t
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -353,3 +354,26 @@ async def test_overdue_policies_are_operator_only_and_checked(shop: Shop, runtim
     )
     assert r.status_code in (403, 404), r.text
     assert (await shop.client.get("/billing/overdue-policies", headers=owner)).status_code in (403, 404)
+
+
+async def test_concurrent_runs_take_each_step_once(
+    shop: Shop, runtime: Runtime, dunning_clock: Clock
+) -> None:
+    """Workers racing on one account serialize on its overdue state row: every step is taken
+    and recorded once, and a second freeze or cancellation never happens."""
+    sub, _invoice = await overdue_shop(shop)
+
+    async def one_run() -> int:
+        async with runtime.uow() as uow:
+            return await dunning_mod.reconcile(uow, uuid.UUID(shop.account))
+
+    assert await one_run() == 0  # due today: its state row exists, `current`
+    dunning_clock.set(dunning_clock() + timedelta(days=8))
+    assert sorted(await asyncio.gather(*(one_run() for _ in range(4)))) == [0, 0, 0, 4]
+    assert [t[2] for t in await transitions(runtime, shop.account)] == [
+        "past_due",
+        "unpaid",
+        "canceled",
+        "frozen",
+    ]
+    assert [c["kind"] for c in await shop.changes(sub["id"])] == ["created", "past_due", "unpaid", "canceled"]
