@@ -377,3 +377,29 @@ async def test_concurrent_runs_take_each_step_once(
         "frozen",
     ]
     assert [c["kind"] for c in await shop.changes(sub["id"])] == ["created", "past_due", "unpaid", "canceled"]
+
+
+async def test_a_reinstated_subscription_is_not_billed_for_the_time_it_was_withheld(
+    shop: Shop, runtime: Runtime, dunning_clock: Clock
+) -> None:
+    sub, invoice = await overdue_shop(shop)
+    t0 = dunning_clock()
+    later = t0 + timedelta(days=40)  # past the paid month's end, canceled and frozen meanwhile
+    dunning_clock.set(later)
+    await run_dunning(runtime)
+    assert (await subscription(shop, sub["id"]))["status"] == "canceled"
+
+    await ok(await shop.client.post(f"/billing/invoices/{invoice['id']}/mark-paid", headers=shop.headers))
+    restored = await subscription(shop, sub["id"])
+    assert restored["status"] == "active"
+    assert datetime.fromisoformat(restored["current_period_start"]) == later  # a new period from now
+    invoices = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    assert [(i["status"], i["amount_due"]) for i in invoices] == [("paid", 2500), ("open", 2500)]
+    assert datetime.fromisoformat(invoices[1]["period_start"]) == later
+    assert (await shop.seats())["allowed"] is True
+    assert (await overdue(shop))["state"] == "current"  # the new invoice is due today, not past due
+    outcome = await runtime.scheduler.run_now("billing.renew_subscriptions")
+    assert outcome.succeeded
+    assert (
+        len(await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))) == 2
+    )
