@@ -585,9 +585,12 @@ class AccountNet(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class MoneyDocument(msgspec.Struct, frozen=True, kw_only=True):
-    """A payment, refund, credit note or dispute and the event that announced its creation."""
+    """A payment, refund, credit note or dispute and the event that announced its creation,
+    recorded exactly once; or, for a refund made at the provider (its dashboard) that Keel
+    only learnt of, `billing.refund.updated`, recorded at least once (`at_least_once`)."""
 
     subject_type: str
     subject_id: uuid.UUID
     org_id: uuid.UUID | None
     created_event: str
+    at_least_once: bool = False

@@ -69,6 +69,8 @@ async def test_credit_beyond_the_invoice_is_carried_forward(
     clock.set(APRIL)
     price = await shop.price(unit_amount=3000)
     sub = await shop.subscribe((price["id"], 1))
+    (first,) = await invoices(shop)
+    await ok(await shop.client.post(f"/billing/invoices/{first['id']}/mark-paid", headers=shop.headers))
     cheap = await shop.price(unit_amount=100)
     clock.set(APRIL + timedelta(days=15))
     await ok(
@@ -76,7 +78,7 @@ async def test_credit_beyond_the_invoice_is_carried_forward(
             shop.url(sub["id"], "/cancel"), json={"at_period_end": False}, headers=shop.headers
         )
     )
-    # the unused half month (-1500) meets a new, cheaper subscription's first invoice (100)
+    # the unused, paid half month (-1500) meets a new, cheaper subscription's first invoice (100)
     await shop.subscribe((cheap["id"], 1))
     newest = (await invoices(shop))[-1]
     assert [(line["description"], line["amount"]) for line in newest["lines"]][1:] == [

@@ -21,7 +21,7 @@ from modules.reconcile import reconcile
 from platform_core.core.config import Settings
 from platform_core.runtime.runtime import Runtime
 from tests.billing.conftest import Shop
-from tests.billing.money_back import paid_invoice
+from tests.billing.money_back import paid_invoice, send
 from tests.conftest import SERVER_URL, SUFFIX, database_url
 from tests.e2e.test_cli import KEEL, suite_env
 
@@ -64,6 +64,30 @@ async def oversized_refund(
 async def test_a_sound_organization_has_no_violation(shop: Shop, runtime: Runtime) -> None:
     await paid_invoice(shop, runtime, unit_amount=1200)
     assert await violations_of(runtime, shop.org) == []
+
+
+async def test_a_refund_made_in_stripes_dashboard_is_audited_as_it_was_learnt(
+    shop: Shop, runtime: Runtime
+) -> None:
+    """Keel records it from Stripe's event and announces it as `billing.refund.updated` (a
+    `created` would ask Stripe for it again): one such record is what the audit check wants."""
+    _, payment = await paid_invoice(shop, runtime, unit_amount=1000)
+    await send(shop, runtime, "refund.updated", {
+        "id": f"re_{uuid.uuid4().hex}", "object": "refund", "amount": 300, "currency": "eur",
+        "payment_intent": payment["provider_payment_id"], "status": "succeeded", "metadata": {},
+    })  # fmt: skip
+    assert await violations_of(runtime, shop.org) == []
+    await tampered(
+        runtime,
+        "DELETE FROM audit.audit_outbox WHERE target_type = 'refund' AND org_id = :o",
+        {"o": shop.org},
+    )
+    await tampered(
+        runtime, "DELETE FROM audit.audit_logs WHERE target_type = 'refund' AND org_id = :o", {"o": shop.org}
+    )
+    found = [(v.invariant, v.subject_type, v.detail) for v in await violations_of(runtime, shop.org)]
+    assert [(i, t) for i, t, _ in found] == [("audited_once", "refund")]
+    assert "0 audit record(s) of billing.refund.updated, expected at least 1" in found[0][2]
 
 
 async def test_a_refund_larger_than_its_payment_is_named_three_times(shop: Shop, runtime: Runtime) -> None:
