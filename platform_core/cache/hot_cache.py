@@ -205,10 +205,14 @@ class HotCaches:
                 self.coherent = True
                 delay = 0.5
                 while not lost.is_set():
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for drops a cancellation that
+                    # lands in the same loop iteration as its timeout, and close() then waits forever
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), timeout=_PING_SECONDS)
+                        async with asyncio.timeout(_PING_SECONDS):
+                            await lost.wait()
                     if not lost.is_set():
-                        await asyncio.wait_for(conn.execute("SELECT 1"), timeout=_PING_SECONDS)
+                        async with asyncio.timeout(_PING_SECONDS):
+                            await conn.execute("SELECT 1")
                 log.warning("hot caches: invalidation listener lost; caches bypassed until it is back")
             except asyncio.CancelledError:
                 raise
@@ -229,10 +233,12 @@ class HotCaches:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
+        while task is not None and not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-                await task
+            try:
+                await asyncio.wait({task}, timeout=1.0)
+            except RuntimeError:  # the listener belongs to another, closed event loop
+                break
         self.coherent = False
         self.clear()
 

@@ -3,11 +3,14 @@ out, bypass while not listening, and NOTIFY payload splitting."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
+from platform_core.cache import hot_cache
 from platform_core.cache.hot_cache import HotCache, HotCaches, notify_payloads
+from platform_core.persistence.db import asyncpg_dsn
 
 
 @pytest.fixture
@@ -67,3 +70,25 @@ def test_payloads_stay_under_the_notify_limit() -> None:
     assert all(len(p) < 8000 for p in payloads)
     assert [t for p in payloads for t in p.split("\t")[1:]] == tags
     assert notify_payloads("x", None) == ["x\t*"]
+
+
+async def test_close_returns_after_the_loop_was_blocked_past_a_ping(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancellation landing in the same loop iteration as the listener's ping timeout used to be
+    dropped (asyncio.wait_for on 3.11), so close() waited forever at shutdown."""
+    monkeypatch.setattr(hot_cache, "_PING_SECONDS", 0.05)
+    caches = HotCaches(dsn=asyncpg_dsn(db_url))
+    caches._ensure_listening()
+    for _ in range(100):
+        if caches.coherent:
+            break
+        await asyncio.sleep(0.05)
+    assert caches.coherent
+    for _ in range(5):
+        time.sleep(0.1)  # a long synchronous step: the ping's timer is due when close() cancels
+        await asyncio.wait_for(caches.close(), timeout=5)
+        assert not caches.coherent
+        caches._ensure_listening()
+        await asyncio.sleep(0.3)
+    await asyncio.wait_for(caches.close(), timeout=5)
