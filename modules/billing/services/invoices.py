@@ -6,6 +6,7 @@ credit to the next invoice."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +22,13 @@ from modules.billing.contracts import (
     InvoiceLineDTO,
     PaymentError,
 )
-from modules.billing.models import BillingAccount, Invoice, InvoiceLineItem, PendingCharge
+from modules.billing.models import (
+    BillingAccount,
+    Invoice,
+    InvoiceLineItem,
+    PendingCharge,
+    PendingChargeUsageEvent,
+)
 from modules.billing.services.payment_retries import due_date
 from platform_core.core.clock import utcnow
 from platform_core.core.errors import Conflict, NotFound
@@ -104,23 +111,30 @@ async def add_pending_charge(
     amount: int,
     subscription_id: uuid.UUID | None = None,
     subscription_item_id: uuid.UUID | None = None,
-    period: tuple[datetime, datetime] | None = None,
-) -> None:
-    uow.session.add(
-        PendingCharge(
-            org_id=account.org_id,
-            account_id=account.id,
-            subscription_id=subscription_id,
-            subscription_item_id=subscription_item_id,
-            kind=kind,
-            description=description,
-            amount=amount,
-            currency=account.currency,
-            period_start=period[0] if period else None,
-            period_end=period[1] if period else None,
-        )
+    period: tuple[datetime | None, datetime | None] | None = None,
+    usage_event_ids: Iterable[uuid.UUID] = (),
+) -> PendingCharge:
+    """A charge (or, negative, a credit) for the account's next invoice; a usage charge names the
+    usage events it bills, each of which can be billed only once (`pending_charge_usage_events`)."""
+    charge = PendingCharge(
+        org_id=account.org_id,
+        account_id=account.id,
+        subscription_id=subscription_id,
+        subscription_item_id=subscription_item_id,
+        kind=kind,
+        description=description,
+        amount=amount,
+        currency=account.currency,
+        period_start=period[0] if period else None,
+        period_end=period[1] if period else None,
     )
+    uow.session.add(charge)
     await uow.session.flush()
+    uow.session.add_all(
+        PendingChargeUsageEvent(pending_charge_id=charge.id, usage_event_id=usage_id)
+        for usage_id in set(usage_event_ids)
+    )
+    return charge
 
 
 async def issue_invoice(

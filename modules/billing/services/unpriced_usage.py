@@ -20,11 +20,10 @@ from modules.billing.contracts import (
 )
 from modules.billing.models import (
     BillingAccount,
-    PendingCharge,
-    PendingChargeUsageEvent,
     UnpricedUsage,
 )
 from modules.billing.services.catalog import price_row
+from modules.billing.services.invoices import add_pending_charge
 from modules.billing.services.money import to_minor
 from modules.entitlements.contracts import UsageOverage
 from platform_core.core.clock import utcnow
@@ -126,21 +125,14 @@ async def price_unpriced(uow: UnitOfWork, unpriced_id: uuid.UUID, price_id: uuid
             code="currency_mismatch",
         )
     amount = to_minor(Decimal(row.quantity) * price.unit_amount)
-    charge = PendingCharge(
-        org_id=row.org_id,
-        account_id=row.account_id,
+    charge = await add_pending_charge(
+        uow,
+        account,
         kind="usage",
         description=f"{row.quantity} x {row.resource_key} beyond the included amount (priced by an operator)",
         amount=amount,
-        currency=account.currency,
-        period_start=row.period_start,
-        period_end=row.period_end,
-    )
-    uow.session.add(charge)
-    await uow.session.flush()
-    uow.session.add_all(
-        PendingChargeUsageEvent(pending_charge_id=charge.id, usage_event_id=usage_id)
-        for usage_id in row.usage_event_ids
+        period=(row.period_start, row.period_end),
+        usage_event_ids=row.usage_event_ids,
     )
     row.status, row.price_id, row.amount, row.pending_charge_id = "priced", price.id, amount, charge.id
     row.resolved_by, row.resolved_at = uow.actor.id, utcnow()

@@ -16,8 +16,9 @@ from decimal import Decimal
 import msgspec
 from sqlalchemy import or_, select
 
-from modules.billing.models import BillingAccount, PendingCharge, PendingChargeUsageEvent, Price
+from modules.billing.models import BillingAccount, Price
 from modules.billing.services import unpriced_usage
+from modules.billing.services.invoices import add_pending_charge
 from modules.billing.services.money import to_minor
 from modules.entitlements.contracts import UsageOverage
 from platform_core.core.errors import Unprocessable
@@ -77,21 +78,14 @@ async def on_usage_overage(uow: UnitOfWork, event: Event) -> None:
         log.warning("overage %s kept for an operator: %s", event.event_id, reason)
         await unpriced_usage.hold(uow, account, overage, reason)
         return
-    charge = PendingCharge(
-        org_id=account.org_id,
-        account_id=account.id,
+    await add_pending_charge(
+        uow,
+        account,
         kind="usage",
         description=f"{overage.quantity} x {overage.resource_key} beyond the included amount",
         amount=amount,
-        currency=account.currency,
-        period_start=overage.period_start,
-        period_end=overage.period_end,
-    )
-    uow.session.add(charge)
-    await uow.session.flush()
-    uow.session.add_all(
-        PendingChargeUsageEvent(pending_charge_id=charge.id, usage_event_id=usage_id)
-        for usage_id in set(overage.usage_event_ids)
+        period=(overage.period_start, overage.period_end),
+        usage_event_ids=overage.usage_event_ids,
     )
     await uow.session.flush()
 
