@@ -38,6 +38,7 @@ RULES_NO_SCHEMA_CAN_STATE = {
     "invalid_tiers": "tiers compared with each other (ascending, only the last one open)",
     "invalid_rule": "a rule is checked against the resource key it names (its kind), stored data",
     "invalid_webhook_url": "what a URL may point to (a host that parses, no private address in production)",
+    "invalid_signature": "an inbound webhook is signed over its bytes with the provider's secret",
 }
 
 

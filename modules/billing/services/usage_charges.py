@@ -46,7 +46,7 @@ async def resolve_price(uow: UnitOfWork, ref: str | None) -> Price | None:
 def unpriceable(price: Price | None, ref: str | None, currency: str) -> str | None:
     """Why `price` cannot price usage billed in `currency` (None: it can)."""
     if price is None:
-        return f"price_ref {ref!r} names no price" if ref else "no price_ref is configured"
+        return f"price {ref!r} (price_ref) does not exist" if ref else "no price_ref is configured"
     if price.billing_scheme != "per_unit":
         return f"price {price.id} is tiered; usage is priced per unit"
     if price.currency != currency:
