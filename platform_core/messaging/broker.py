@@ -134,6 +134,27 @@ class WorkerLoopCloser(Middleware):
                 loop_thread.run_coroutine(close())
 
 
+class OneDrainPerRelay:
+    """At most one drain of a relay at a time on a worker's event loop. A drain goes on until
+    nothing is due (or its time budget ends, and the sweep sends another), so a second message
+    for the same relay would only hold a worker thread: with slow webhook receivers, two
+    integration drains held both threads of a worker and the audit log waited behind them."""
+
+    def __init__(self) -> None:
+        self._running: set[str] = set()
+
+    async def run(self, relay: str, drain: Callable[[], Awaitable[None]]) -> bool:
+        """Run `drain` unless one for `relay` is running; whether it ran."""
+        if relay in self._running:
+            return False
+        self._running.add(relay)
+        try:
+            await drain()
+        finally:
+            self._running.discard(relay)
+        return True
+
+
 def declare_drain_actors(
     broker: dramatiq.Broker,
     relays: Sequence[OutboxRelaySpec],
@@ -142,13 +163,17 @@ def declare_drain_actors(
     *,
     time_budget_seconds: float = 10.0,
 ) -> None:
+    in_flight = OneDrainPerRelay()
     for spec in relays:
 
-        async def drain(spec: OutboxRelaySpec = spec) -> None:
+        async def drain_once(spec: OutboxRelaySpec) -> None:
             relay = OutboxRelay(engines.get(), spec, tuning)
             stats = await relay.drain(time_budget_seconds=time_budget_seconds)
             if stats.claimed:
                 log.info("outbox %s drained: %s", spec.name, stats)
+
+        async def drain(spec: OutboxRelaySpec = spec) -> None:
+            await in_flight.run(spec.name, lambda: drain_once(spec))
 
         name = drain_actor_name(spec.name)
         if name not in broker.actors:
