@@ -26,7 +26,6 @@ from modules.billing.contracts import (
     INVOICE_PAID,
     CreditNoteDTO,
     CreditNoteLineDTO,
-    InvoiceEventData,
     RefundReason,
 )
 from modules.billing.models import (
@@ -40,6 +39,7 @@ from modules.billing.models import (
 )
 from modules.billing.schemas import CreateCreditNote
 from modules.billing.services import refunds
+from modules.billing.services.invoices import announce_invoice
 from platform_core.core.clock import utcnow
 from platform_core.core.errors import Conflict, NotFound, Unprocessable
 from platform_core.messaging.events import Subject
@@ -278,25 +278,8 @@ async def create_credit_note(uow: UnitOfWork, invoice_id: uuid.UUID, data: Creat
     dto = credit_note_dto(note, lines, refund_id)
     await _announce(uow, CREDIT_NOTE_CREATED, note, dto)
     if settled:
-        await _invoice_paid(uow, invoice)
+        await announce_invoice(uow, INVOICE_PAID, invoice)
     return dto
-
-
-async def _invoice_paid(uow: UnitOfWork, invoice: Invoice) -> None:
-    assert invoice.number is not None
-    await uow.emit(
-        INVOICE_PAID,
-        subject=Subject(type="invoice", id=str(invoice.id), name=invoice.number),
-        data=InvoiceEventData(
-            number=invoice.number,
-            account_id=invoice.account_id,
-            currency=invoice.currency,
-            total=invoice.total,
-            amount_due=invoice.amount_due,
-            amount_paid=invoice.amount_paid,
-        ),
-        org_id=invoice.org_id,
-    )
 
 
 async def _announce(uow: UnitOfWork, event_type: str, note: CreditNote, dto: CreditNoteDTO) -> None:

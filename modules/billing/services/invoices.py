@@ -223,13 +223,14 @@ async def issue_invoice(
             uow, account, kind="credit", description="Credit carried forward", amount=carried
         )
     await uow.session.refresh(invoice)
-    await _announce(uow, INVOICE_FINALIZED, invoice)
+    await announce_invoice(uow, INVOICE_FINALIZED, invoice)
     if invoice.status == "paid":
-        await _announce(uow, INVOICE_PAID, invoice)
+        await announce_invoice(uow, INVOICE_PAID, invoice)
     return invoice_dto(invoice, rows)
 
 
-async def _announce(uow: UnitOfWork, event_type: str, inv: Invoice) -> None:
+async def announce_invoice(uow: UnitOfWork, event_type: str, inv: Invoice) -> None:
+    """Publish `billing.invoice.<event>` with the invoice's figures (`InvoiceEventData`)."""
     assert inv.number is not None
     await uow.emit(
         event_type,
@@ -286,7 +287,7 @@ async def mark_paid(uow: UnitOfWork, invoice_id: uuid.UUID) -> InvoiceDTO:
             raise Conflict(f"invoice {inv.number} is {inv.status}", code=f"invoice_{inv.status}")
         inv.status, inv.amount_paid, inv.paid_at = "paid", inv.amount_due, utcnow()
         await uow.session.flush()
-        await _announce(uow, INVOICE_PAID, inv)
+        await announce_invoice(uow, INVOICE_PAID, inv)
     return invoice_dto(inv, await _lines(uow, inv.id))
 
 
@@ -299,5 +300,5 @@ async def void(uow: UnitOfWork, invoice_id: uuid.UUID) -> InvoiceDTO:
             raise Conflict(f"invoice {inv.number} is {inv.status}", code=f"invoice_{inv.status}")
         inv.status, inv.voided_at = "void", utcnow()
         await uow.session.flush()
-        await _announce(uow, INVOICE_VOIDED, inv)
+        await announce_invoice(uow, INVOICE_VOIDED, inv)
     return invoice_dto(inv, await _lines(uow, inv.id))
