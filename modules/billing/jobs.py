@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from modules.billing.services import dunning
 from modules.billing.services.collection import RETRY_BATCH, retry_due_payments
-from modules.billing.services.subscriptions import RENEW_BATCH, renew_due
+from modules.billing.services.renewals import RENEW_BATCH, renew_due
 from platform_core.messaging.scheduler import ScheduledJob, batched_job
 
 RENEW_SUBSCRIPTIONS = batched_job(

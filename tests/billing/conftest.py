@@ -5,31 +5,25 @@ entitlements both read."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
+from platform_core.core.clock import set_source
 from tests.entitlements.conftest import Clock, World, ok
 from tests.support.payments import fake_stripe  # noqa: F401  (fixture: the `stripe` provider's fake)
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    import modules.billing.services.discounts as discounts_mod
-    import modules.billing.services.invoices as invoices_mod
-    import modules.billing.services.subscriptions as subscriptions_mod
-    import modules.entitlements.services.check as check_mod
-    import modules.entitlements.services.ingest as ingest_mod
-    import modules.entitlements.services.materialize as materialize_mod
-    import modules.entitlements.services.provisions as provisions_mod
-
+def clock() -> Iterator[Clock]:
+    """The time every module reads (platform_core.core.clock), set by the test."""
     c = Clock()
-    billing_mods = (subscriptions_mod, discounts_mod, invoices_mod)
-    for mod in (*billing_mods, check_mod, ingest_mod, materialize_mod, provisions_mod):
-        monkeypatch.setattr(mod, "utcnow", c)
-    return c
+    set_source(c)
+    yield c
+    set_source(None)
 
 
 @dataclass

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-import modules.billing.services.collection as collection_mod
 from modules.billing.services.collection import retry_due_payments
 from modules.billing.services.payment_retries import due_date, next_payment_attempt, retry_schedule
 from platform_core.runtime.runtime import Runtime
@@ -72,7 +71,6 @@ async def first_invoice(shop: Shop, unit_amount: int = 4000) -> dict[str, Any]:
 
 @pytest.fixture
 def collection_clock(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Clock:
-    monkeypatch.setattr(collection_mod, "utcnow", clock)
     return clock
 
 

@@ -15,9 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-import modules.billing.services.collection as collection_mod
 import modules.billing.services.dunning as dunning_mod
-import modules.entitlements.services.suspensions as suspensions_mod
 from platform_core.runtime.runtime import Runtime
 from tests.billing.conftest import Shop
 from tests.entitlements.conftest import Clock, event, ok, person_headers
@@ -36,8 +34,6 @@ POLICY = {
 @pytest.fixture
 def dunning_clock(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Clock:
     """The billing clock, read by dunning, suspensions and collection too; starts now."""
-    for mod in (dunning_mod, suspensions_mod, collection_mod):
-        monkeypatch.setattr(mod, "utcnow", clock)
     clock.set(datetime.now(UTC).replace(microsecond=0))
     return clock
 

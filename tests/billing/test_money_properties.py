@@ -19,9 +19,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-import modules.billing.services.collection as collection_mod
 import modules.billing.services.dunning as dunning_mod
-import modules.entitlements.services.suspensions as suspensions_mod
 from modules.reconcile import reconcile
 from platform_core.runtime.runtime import Runtime
 from tests.billing.conftest import Shop
@@ -67,8 +65,6 @@ OPERATIONS = st.one_of(  # money moves drawn more often than the rest
 @pytest.fixture
 def money_clock(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Clock:
     """The billing clock (subscriptions, invoices, entitlements) read by dunning and collection too."""
-    for mod in (dunning_mod, suspensions_mod, collection_mod):
-        monkeypatch.setattr(mod, "utcnow", clock)
     return clock
 
 

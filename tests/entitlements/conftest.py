@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from modules.identity import api as identity_api
+from platform_core.core.clock import set_source
 from platform_core.runtime.runtime import Runtime
 
 _seq = itertools.count(1)
@@ -35,17 +37,12 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    import modules.entitlements.services.check as check_mod
-    import modules.entitlements.services.grants as grants_mod
-    import modules.entitlements.services.ingest as ingest_mod
-    import modules.entitlements.services.materialize as materialize_mod
-    import modules.entitlements.services.provisions as provisions_mod
-
+def clock() -> Iterator[Clock]:
+    """The time every module reads (platform_core.core.clock), set by the test."""
     c = Clock()
-    for mod in (check_mod, grants_mod, ingest_mod, materialize_mod, provisions_mod):
-        monkeypatch.setattr(mod, "utcnow", c)
-    return c
+    set_source(c)
+    yield c
+    set_source(None)
 
 
 async def ok(response: httpx.Response, status: int = 200) -> Any:

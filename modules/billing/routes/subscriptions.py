@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 from modules.billing import permissions as perm
 from modules.billing.contracts import SubscriptionChangeDTO, SubscriptionDTO
 from modules.billing.schemas import Cancel, ChangeQuantity, CreateSubscription
-from modules.billing.services import subscriptions
+from modules.billing.services import subscription_changes, subscriptions
 from platform_core.http.auth import requires
 from platform_core.messaging.uow import UnitOfWork
 
@@ -61,7 +61,9 @@ class SubscriptionController(Controller):
         data: JSONBody[ChangeQuantity],
         uow: NamedDependency[UnitOfWork],
     ) -> SubscriptionDTO:
-        return await subscriptions.change_quantity(uow, org_id, subscription_id, item_id, data.quantity)
+        return await subscription_changes.change_quantity(
+            uow, org_id, subscription_id, item_id, data.quantity
+        )
 
     @post(
         "/{subscription_id:uuid}/cancel",
@@ -76,7 +78,9 @@ class SubscriptionController(Controller):
         data: JSONBody[Cancel],
         uow: NamedDependency[UnitOfWork],
     ) -> SubscriptionDTO:
-        return await subscriptions.cancel(uow, org_id, subscription_id, at_period_end=data.at_period_end)
+        return await subscription_changes.cancel(
+            uow, org_id, subscription_id, at_period_end=data.at_period_end
+        )
 
     @post(
         "/{subscription_id:uuid}/reactivate",
@@ -87,7 +91,7 @@ class SubscriptionController(Controller):
     async def reactivate(
         self, org_id: FromPath[uuid.UUID], subscription_id: SubscriptionId, uow: NamedDependency[UnitOfWork]
     ) -> SubscriptionDTO:
-        return await subscriptions.reactivate(uow, org_id, subscription_id)
+        return await subscription_changes.reactivate(uow, org_id, subscription_id)
 
     @get(
         "/{subscription_id:uuid}/changes",

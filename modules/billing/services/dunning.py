@@ -43,9 +43,10 @@ from modules.billing.models import (
     OverdueTransition,
     Subscription,
 )
-from modules.billing.services import subscriptions
+from modules.billing.services import subscription_changes
 from modules.billing.services.dunning_ladder import STATES, days_past_due, next_step, rank, state_at
 from modules.billing.services.overdue_policies import ladder_of, policy_for
+from modules.billing.services.subscription_status import reinstate_canceled, set_overdue_status
 from modules.entitlements import api as ent_api
 from modules.organization import api as org_api
 from platform_core.core.clock import utcnow
@@ -136,9 +137,9 @@ async def _step_down(uow: UnitOfWork, account: BillingAccount, step: str) -> lis
     subs = await _subscriptions(uow, account.id, ACTS_ON[step])
     for sub in subs:
         if step == "canceled":
-            await subscriptions.cancel(uow, account.org_id, sub.id, at_period_end=False)
+            await subscription_changes.cancel(uow, account.org_id, sub.id, at_period_end=False)
         else:
-            await subscriptions.set_overdue_status(uow, account.org_id, sub.id, STATUS_IN[step], step)
+            await set_overdue_status(uow, account.org_id, sub.id, STATUS_IN[step], step)
     if step == "unpaid":
         for pool_id in sorted({s.pool_id for s in await _subscriptions(uow, account.id, ("unpaid",))}):
             await ent_api.suspend_pool(
@@ -156,7 +157,7 @@ async def _step_up(
         await org_api.unfreeze(uow, account.org_id, reason=REASON)
     if current >= rank("canceled") > rank(target):
         for sub_id in await _canceled_by_dunning(uow, state):
-            await subscriptions.reinstate_canceled(uow, account.org_id, sub_id, STATUS_IN[target], target)
+            await reinstate_canceled(uow, account.org_id, sub_id, STATUS_IN[target], target)
             acted.append(sub_id)
     if current >= rank("unpaid") > rank(target):
         pools = await uow.session.scalars(
@@ -166,7 +167,7 @@ async def _step_up(
             await ent_api.resume_pool(uow, pool_id, org_id=account.org_id, reason=REASON)
     harsher = tuple(s for s in ("past_due", "unpaid") if rank(s) > rank(target))
     for sub in await _subscriptions(uow, account.id, harsher):
-        if await subscriptions.set_overdue_status(uow, account.org_id, sub.id, STATUS_IN[target], target):
+        if await set_overdue_status(uow, account.org_id, sub.id, STATUS_IN[target], target):
             acted.append(sub.id)
     return acted
 

@@ -1,0 +1,85 @@
+"""Renewals: subscriptions whose period ended move into the next one, and each period is invoiced."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from modules.billing.contracts import (
+    SUBSCRIPTION_CANCELED,
+    SUBSCRIPTION_RENEWED,
+)
+from modules.billing.models import Subscription
+from modules.billing.services.periods import period_at
+from modules.billing.services.subscription_invoices import invoice_period
+from modules.billing.services.subscriptions import (
+    LIVE,
+    billing_cycle,
+    iso,
+    items_of,
+    record_change,
+    snapshot,
+)
+from modules.entitlements import api as ent_api
+from platform_core.core.clock import utcnow
+from platform_core.messaging.events import Subject
+from platform_core.messaging.uow import UnitOfWork
+
+RENEW_BATCH = 100
+
+
+async def renew_due(uow: UnitOfWork) -> int:
+    """Move up to `RENEW_BATCH` subscriptions whose period ended into their next period: end
+    those scheduled to cancel, start billing those whose trial ended, and catch up on periods
+    missed while no job ran. Returns how many were handled."""
+    now = utcnow()
+    due = list(
+        await uow.session.scalars(
+            select(Subscription)
+            .where(Subscription.status.in_(LIVE), Subscription.current_period_end <= now)
+            .order_by(Subscription.current_period_end)
+            .limit(RENEW_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for sub in due:
+        items = await items_of(uow, sub)
+        before = snapshot(sub, items)
+        subject = Subject(type="subscription", id=str(sub.id))
+        if sub.cancel_at_period_end:
+            sub.status, sub.canceled_at, sub.ended_at = "canceled", now, sub.current_period_end
+            await uow.session.flush()
+            await record_change(uow, sub, "canceled", before, snapshot(sub, items), sub.current_period_end)
+            await uow.emit(
+                SUBSCRIPTION_CANCELED, subject=subject, data={"at_period_end": True}, org_id=sub.org_id
+            )
+            continue
+        kind = "renewed"
+        if sub.status == "trialing":
+            assert sub.trial_end is not None
+            kind, sub.status, sub.billing_cycle_anchor = "trial_ended", "active", sub.trial_end
+            for item in items:  # quotas now reset with the paid periods
+                if item.provision_id is not None:
+                    await ent_api.change_provision(
+                        uow, item.provision_id, org_id=sub.org_id, billing_cycle=billing_cycle(sub)
+                    )
+        while True:  # one period, and one invoice, at a time: missed periods are billed too
+            sub.current_period_start, sub.current_period_end = period_at(
+                sub.billing_cycle_anchor, sub.interval, sub.interval_count,
+                sub.billing_cycle_anchor if kind == "trial_ended" else sub.current_period_end,
+            )  # fmt: skip
+            await uow.session.flush()
+            await record_change(uow, sub, kind, before, snapshot(sub, items), sub.current_period_start)
+            await invoice_period(uow, sub, items)
+            await uow.emit(
+                SUBSCRIPTION_RENEWED,
+                subject=subject,
+                data={
+                    "period_start": iso(sub.current_period_start),
+                    "period_end": iso(sub.current_period_end),
+                },
+                org_id=sub.org_id,
+            )
+            if sub.current_period_end > now:
+                break
+            kind, before = "renewed", snapshot(sub, items)
+    return len(due)
