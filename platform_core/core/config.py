@@ -45,6 +45,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # base is for a test double or a proxy, Stripe's own when unset
     stripe_api_key: str = ""
     stripe_api_base: str = "https://api.stripe.com"
+    # a renewal's invoice stays a draft this long before the finalize job finalizes it
+    # (Stripe's default: one hour); a subscription's first invoice is finalized at once
+    invoice_finalize_delay_seconds: int = 3600
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None

@@ -231,7 +231,8 @@ class SubscriptionChange(Base):
 
 
 INVOICE_STATUSES = ("draft", "open", "paid", "uncollectible", "void")
-LINE_SOURCES = ("subscription_item", "pending_charge", "proration", "purchase")
+LINE_SOURCES = ("subscription_item", "pending_charge", "proration", "purchase", "metered_usage", "one_off")
+PENDING_KINDS = ("proration", "credit", "one_off", "usage", "purchase", "metered_usage")
 
 
 class PendingCharge(Base):
@@ -241,7 +242,7 @@ class PendingCharge(Base):
     __tablename__ = "pending_charges"
     __table_args__ = (
         CheckConstraint(CURRENCY_CHECK, name="currency"),
-        CheckConstraint("kind IN ('proration', 'credit', 'one_off', 'usage')", name="kind"),
+        CheckConstraint(f"kind IN {PENDING_KINDS}", name="kind"),
         Index("ix_pending_charges_open", "account_id", postgresql_where=text("invoice_id IS NULL")),
         {"schema": SCHEMA},
     )
@@ -265,6 +266,9 @@ class PendingCharge(Base):
         ForeignKey("billing.invoices.id", ondelete="RESTRICT")
     )
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    price_id: Mapped[uuid.UUID | None] = mapped_column(  # billing_0026_invoice_drafts
+        ForeignKey("billing.prices.id", ondelete="RESTRICT")
+    )
 
 
 class Invoice(Timestamped, Base):
@@ -292,6 +296,11 @@ class Invoice(Timestamped, Base):
         CheckConstraint("attempt_count >= 0", name="attempt_count"),
         Index("ix_invoices_org_id_id", "org_id", "id"),
         Index("ix_invoices_open_due", "account_id", "due_date", postgresql_where=text("status = 'open'")),
+        Index(
+            "ix_invoices_auto_finalize",
+            "auto_finalize_at",
+            postgresql_where=text("status = 'draft' AND auto_finalize_at IS NOT NULL"),
+        ),
         Index(
             "ix_invoices_next_payment_attempt",
             "next_payment_attempt",
@@ -330,6 +339,8 @@ class Invoice(Timestamped, Base):
     attempt_count: Mapped[int] = mapped_column(Integer, server_default="0")
     next_payment_attempt: Mapped[datetime | None]
     last_payment_error: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    # a draft is finalized by the finalize job once this passes (billing_0026_invoice_drafts)
+    auto_finalize_at: Mapped[datetime | None]
 
 
 class InvoiceLineItem(Base):
@@ -354,6 +365,9 @@ class InvoiceLineItem(Base):
     discount_amount: Mapped[int] = mapped_column(BigInteger, server_default="0")
     period_start: Mapped[datetime | None]
     period_end: Mapped[datetime | None]
+    price_id: Mapped[uuid.UUID | None] = mapped_column(  # billing_0026_invoice_drafts
+        ForeignKey("billing.prices.id", ondelete="RESTRICT")
+    )
 
 
 class InvoiceNumberSequence(Base):
