@@ -594,3 +594,64 @@ class MoneyDocument(msgspec.Struct, frozen=True, kw_only=True):
     org_id: uuid.UUID | None
     created_event: str
     at_least_once: bool = False
+
+
+# Credit grants (billing_0027_credit_grants): services/credit_grants.py, routes/credit_grants.py
+CREDIT_GRANT_CREATED = "billing.credit_grant.created"
+CREDIT_GRANT_VOIDED = "billing.credit_grant.voided"
+CREDIT_GRANT_EXPIRED = "billing.credit_grant.expired"
+CreditCategory = Literal["promotional", "paid"]
+CreditSourceType = Literal[
+    "operator", "carried_credit", "overpayment", "credit_note", "patronage", "pending_charge"
+]
+CreditTransactionKind = Literal["grant", "applied", "restored", "expired", "voided"]
+
+
+class CreditGrantDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """Credit an account spends on its invoices in burn order (lower `priority` first, then the
+    soonest expiry, then the oldest). `remaining` is the sum of its ledger; `applies_to_price_ids`
+    empty: it pays any line."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    account_id: uuid.UUID
+    category: CreditCategory
+    amount: int
+    currency: str
+    remaining: int
+    priority: int
+    effective_at: datetime
+    expires_at: datetime | None
+    applies_to_price_ids: list[uuid.UUID]
+    description: str
+    source_type: CreditSourceType
+    source_id: uuid.UUID
+    voided_at: datetime | None
+    expired_at: datetime | None
+    created_at: datetime
+
+
+class CreditTransactionDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """One ledger row: signed (`grant`, `restored` add; `applied`, `expired`, `voided` take)."""
+
+    id: uuid.UUID
+    grant_id: uuid.UUID
+    kind: CreditTransactionKind
+    amount: int
+    invoice_id: uuid.UUID | None
+    created_at: datetime
+
+
+class CurrencyCreditBalance(msgspec.Struct, frozen=True, kw_only=True):
+    """`balance`: the sum of the ledger of the account's grants in `currency`; `available`: the
+    part an invoice finalized now could use (effective, not expired)."""
+
+    currency: str
+    balance: int
+    available: int
+
+
+class CreditBalanceDTO(msgspec.Struct, frozen=True, kw_only=True):
+    account_id: uuid.UUID
+    balances: list[CurrencyCreditBalance]
+    grants: list[CreditGrantDTO]  # every grant with something left, in burn order

@@ -853,3 +853,4 @@ class UnpricedUsage(Timestamped, Base):
     waive_reason: Mapped[str | None] = mapped_column(Text)
     resolved_by: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None]
+from modules.billing.models.credit_grants import CreditGrant, CreditTransaction  # noqa: E402,F401
