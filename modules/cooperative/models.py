@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    Numeric,
     Text,
     UniqueConstraint,
     text,
@@ -76,4 +78,97 @@ class PatronageEvent(Base):
     currency: Mapped[str] = mapped_column(Text)
     fiscal_year: Mapped[int] = mapped_column(Integer)
     occurred_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class Allocation(Timestamped, Base):
+    """A fiscal year's surplus divided among patrons in one currency: computed as a draft,
+    then approved, after which the database refuses to change it or its rows
+    (cooperative_0034_allocations). At most one approved allocation per (fiscal year,
+    currency); approving one checks that its rows add up exactly to the surplus."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'approved')", name="status"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
+        CheckConstraint("fiscal_year BETWEEN 2000 AND 2200", name="fiscal_year"),
+        CheckConstraint("surplus >= 0 AND total_patronage >= 0", name="amounts"),
+        CheckConstraint("(status = 'approved') = (approved_at IS NOT NULL)", name="approved"),
+        Index(
+            "uq_allocations_approved_fiscal_year_currency",
+            "fiscal_year",
+            "currency",
+            unique=True,
+            postgresql_where=text("status = 'approved'"),
+        ),
+        Index("ix_allocations_fiscal_year_currency", "fiscal_year", "currency"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(Text)
+    surplus: Mapped[int] = mapped_column(BigInteger)
+    total_patronage: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(Text, server_default="draft")
+    computed_by: Mapped[str] = mapped_column(Text)
+    approved_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None] = mapped_column(Text)
+
+
+class AllocationRow(Base):
+    """One patron's part of an allocation: its patronage basis, its share of the total
+    patronage and the amount (whole minor units) it is paid."""
+
+    __tablename__ = "allocation_rows"
+    __table_args__ = (
+        UniqueConstraint("allocation_id", "patron_id"),
+        CheckConstraint("patronage > 0", name="patronage"),
+        CheckConstraint("share > 0 AND share <= 1", name="share"),
+        CheckConstraint("amount >= 0", name="amount"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    allocation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cooperative.allocations.id", ondelete="RESTRICT")
+    )
+    patron_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cooperative.patrons.id", ondelete="RESTRICT"), index=True
+    )
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.billing_accounts.id", ondelete="RESTRICT")
+    )
+    patronage: Mapped[int] = mapped_column(BigInteger)
+    share: Mapped[Decimal] = mapped_column(Numeric(13, 12))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class AllocationPayout(Base):
+    """How an approved row was paid, once (unique per row; append-only): as a credit grant on
+    the patron's billing account, or in cash outside Keel (a reference and the date)."""
+
+    __tablename__ = "allocation_payouts"
+    __table_args__ = (
+        CheckConstraint("method IN ('credit', 'cash')", name="method"),
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint("(method = 'credit') = (credit_grant_id IS NOT NULL)", name="credit"),
+        CheckConstraint("(method = 'cash') = (reference IS NOT NULL)", name="cash"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    allocation_row_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cooperative.allocation_rows.id", ondelete="RESTRICT"), unique=True
+    )
+    method: Mapped[str] = mapped_column(Text)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(Text)
+    credit_grant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.credit_grants.id", ondelete="RESTRICT")
+    )
+    reference: Mapped[str | None] = mapped_column(Text)
+    paid_at: Mapped[datetime]
+    paid_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

@@ -12,7 +12,7 @@ from modules.billing.contracts import (
     INVOICE_PAID,
     REFUND_UPDATED,
 )
-from modules.cooperative.routes import CooperativeController
+from modules.cooperative.routes import CONTROLLERS
 from modules.cooperative.services.patronage import on_account_created, on_invoice_paid
 from modules.cooperative.services.reversals import (
     on_credit_note_created,
@@ -26,7 +26,7 @@ from platform_core.runtime.module import ModuleSpec
 MODULE = ModuleSpec(
     name="cooperative",
     schema="cooperative",
-    route_handlers=[CooperativeController],
+    route_handlers=CONTROLLERS,
     subscriptions=[
         Subscription(ACCOUNT_CREATED, on_account_created),
         Subscription(INVOICE_PAID, on_invoice_paid),

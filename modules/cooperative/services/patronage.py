@@ -4,6 +4,7 @@ fiscal year's surplus is allocated in proportion to them."""
 from __future__ import annotations
 
 import uuid
+from typing import NamedTuple
 
 import msgspec
 from sqlalchemy import func, select
@@ -19,10 +20,13 @@ from modules.cooperative.contracts import (
     PatronDTO,
 )
 from modules.cooperative.models import Patron, PatronageEvent
+from modules.cooperative.services.fiscal_years import open_fiscal_year
+from modules.cooperative.services.shares import largest_remainder
 from platform_core.core.errors import NotFound
 from platform_core.core.ids import uuid7
 from platform_core.messaging.events import Event, Subject
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 
 def patron_dto(p: Patron) -> PatronDTO:
@@ -70,7 +74,8 @@ async def record(
     currency: str,
 ) -> bool:
     """One contribution (negative: a reversal) of the event's organization, once per
-    (source_type, source_id); True when it was recorded now, False when it already was."""
+    (source_type, source_id), in the first fiscal year from the event's that is not approved
+    (services/fiscal_years.py); True when it was recorded now, False when it already was."""
     assert event.org_id is not None
     patron = await _patron(uow, event.org_id, account_id)
     inserted = await uow.session.execute(
@@ -82,7 +87,7 @@ async def record(
             source_id=source_id,
             amount=amount,
             currency=currency,
-            fiscal_year=event.occurred_at.year,
+            fiscal_year=await open_fiscal_year(uow, currency, event.occurred_at.year),
             occurred_at=event.occurred_at,
         )
         .on_conflict_do_nothing(index_elements=["source_type", "source_id"])
@@ -123,39 +128,52 @@ async def patronage_of(uow: UnitOfWork, org_id: uuid.UUID) -> PatronageDTO:
     return PatronageDTO(patron=patron_dto(patron), totals=totals)
 
 
+class PatronageBasis(NamedTuple):
+    patron_id: uuid.UUID
+    member_number: int
+    org_id: uuid.UUID
+    account_id: uuid.UUID
+    patronage: int
+
+
+async def patronage_bases(uow: UnitOfWork, *, fiscal_year: int, currency: str) -> list[PatronageBasis]:
+    """Each patron's net patronage in the fiscal year and currency, positive ones only, by
+    member number."""
+    net = func.sum(PatronageEvent.amount)
+    rows = await uow.session.execute(
+        select(Patron.id, Patron.member_number, Patron.org_id, Patron.account_id, net)
+        .join(PatronageEvent, PatronageEvent.patron_id == Patron.id)
+        .where(PatronageEvent.fiscal_year == fiscal_year, PatronageEvent.currency == currency)
+        .group_by(Patron.id)
+        .having(net > 0)
+        .order_by(Patron.member_number)
+    )
+    return [PatronageBasis(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+
+
 async def allocate(uow: UnitOfWork, *, fiscal_year: int, currency: str, surplus: int) -> AllocationReport:
-    """Largest-remainder division: each patron gets floor(surplus x patronage / total); the
-    minor units left go one each to the largest remainders (ties: lowest member number).
-    Patrons whose net patronage is not positive get nothing."""
-    rows = (
-        await uow.session.execute(
-            select(Patron.id, Patron.member_number, Patron.org_id, func.sum(PatronageEvent.amount))
-            .join(PatronageEvent, PatronageEvent.patron_id == Patron.id)
-            .where(PatronageEvent.fiscal_year == fiscal_year, PatronageEvent.currency == currency)
-            .group_by(Patron.id, Patron.member_number, Patron.org_id)
-            .having(func.sum(PatronageEvent.amount) > 0)
-            .order_by(Patron.member_number)
-        )
-    ).all()
-    total = sum(int(r[3]) for r in rows)
-    shares = [surplus * int(r[3]) // total if total else 0 for r in rows]
-    if total:
-        remainders = sorted(
-            range(len(rows)), key=lambda i: (-(surplus * int(rows[i][3]) % total), rows[i][1])
-        )
-        for i in remainders[: surplus - sum(shares)]:
-            shares[i] += 1
+    """Largest-remainder division (`shares.largest_remainder`): each patron gets
+    floor(surplus x patronage / total); the minor units left go one each to the largest
+    remainders (ties: lowest member number). Patrons whose net patronage is not positive get
+    nothing. A report: nothing is stored."""
+    bases = await patronage_bases(uow, fiscal_year=fiscal_year, currency=currency)
+    amounts = largest_remainder(surplus, [b.patronage for b in bases])
     return AllocationReport(
         fiscal_year=fiscal_year,
         currency=currency,
         surplus=surplus,
-        total_patronage=total,
+        total_patronage=sum(b.patronage for b in bases),
         allocations=[
-            Allocation(patron_id=r[0], member_number=r[1], org_id=r[2], patronage=int(r[3]), share=share)
-            for r, share in zip(rows, shares, strict=True)
+            Allocation(
+                patron_id=b.patron_id, member_number=b.member_number, org_id=b.org_id,
+                patronage=b.patronage, share=amount,
+            )
+            for b, amount in zip(bases, amounts, strict=True)
         ],
-    )
+    )  # fmt: skip
 
 
-async def list_patrons(uow: UnitOfWork) -> list[PatronDTO]:
-    return [patron_dto(p) for p in await uow.session.scalars(select(Patron).order_by(Patron.member_number))]
+async def list_patrons(uow: UnitOfWork, *, limit: int, cursor: str | None) -> Page[PatronDTO]:
+    stmt = keyset(select(Patron), [Patron.member_number.expression], cursor=cursor, limit=limit)
+    rows = (await uow.session.scalars(stmt)).all()
+    return page_of(rows, limit, lambda p: [p.member_number], patron_dto)

@@ -1,4 +1,5 @@
-"""cooperative's routes under /cooperative."""
+"""Patronage: a member organization reads its own; operators read every patron and preview
+how a surplus would divide."""
 
 from __future__ import annotations
 
@@ -9,14 +10,13 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 
+from modules.cooperative import permissions as perm
 from modules.cooperative.contracts import AllocationReport, PatronageDTO, PatronDTO
 from modules.cooperative.services import patronage
 from platform_core.http.auth import requires
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
-
-PATRONAGE_READ = "cooperative.patronage:read"  # organization scope (members hold cooperative.*:read)
-PATRONS_READ = "cooperative.patrons:read"  # platform scope
-ALLOCATIONS_READ = "cooperative.allocations:read"  # platform scope
+from platform_core.persistence.pagination import Page, check_limit
 
 
 class CooperativeController(Controller):
@@ -25,7 +25,7 @@ class CooperativeController(Controller):
 
     @get(
         "/orgs/{org_id:uuid}/patronage",
-        guards=[requires(PATRONAGE_READ)],
+        guards=[requires(perm.PATRONAGE_READ)],
         summary="The organization's patronage",
     )
     async def org_patronage(
@@ -33,16 +33,20 @@ class CooperativeController(Controller):
     ) -> PatronageDTO:
         return await patronage.patronage_of(uow, org_id)
 
-    @get("/patrons", guards=[requires(PATRONS_READ)], summary="Every patron (operators)")
-    async def patrons(self, uow: NamedDependency[UnitOfWork]) -> list[PatronDTO]:
-        return await patronage.list_patrons(uow)
+    @get(
+        "/patrons", guards=[requires(perm.PATRONS_READ)], summary="Every patron, by member number (operators)"
+    )
+    async def patrons(
+        self, uow: NamedDependency[UnitOfWork], limit: Limit = None, cursor: Cursor = None
+    ) -> Page[PatronDTO]:
+        return await patronage.list_patrons(uow, limit=check_limit(limit), cursor=cursor)
 
     @get(
-        "/allocations",
-        guards=[requires(ALLOCATIONS_READ)],
+        "/allocations/preview",
+        guards=[requires(perm.ALLOCATIONS_READ)],
         summary="Divide a fiscal year's surplus in proportion to patronage (a report; nothing is stored)",
     )
-    async def allocations(
+    async def preview(
         self,
         uow: NamedDependency[UnitOfWork],
         fiscal_year: Annotated[int, Parameter(ge=2000, le=2200)],
