@@ -261,6 +261,10 @@ class PromotionCodeDTO(msgspec.Struct, frozen=True, kw_only=True):
     max_redemptions: int | None
     times_redeemed: int
     expires_at: datetime | None
+    # Stripe's restrictions (billing_0033_discounts_anytime)
+    first_time_transaction: bool = False
+    minimum_amount: int | None = None
+    minimum_amount_currency: str | None = None
 
 
 # Refunds (after Stripe's Refund object). `billing.refund.created` asks the payment's
@@ -655,3 +659,30 @@ class CreditBalanceDTO(msgspec.Struct, frozen=True, kw_only=True):
     account_id: uuid.UUID
     balances: list[CurrencyCreditBalance]
     grants: list[CreditGrantDTO]  # every grant with something left, in burn order
+
+
+# Discounts on accounts and subscriptions (billing_0033_discounts_anytime)
+DISCOUNT_APPLIED = "billing.discount.applied"
+DISCOUNT_REMOVED = "billing.discount.removed"
+DiscountEndReason = Literal["used", "expired", "removed"]
+
+
+class DiscountDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """A coupon applied to an account (`subscription_id` null: every invoice of the account)
+    or to one subscription (its invoices; it overrides the account's); also the data of
+    `billing.discount.*` events. `status` is `active` while it still applies to new invoices."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    account_id: uuid.UUID
+    subscription_id: uuid.UUID | None
+    coupon: CouponDTO
+    promotion_code: str | None
+    status: Literal["active", "ended"]
+    starts_at: datetime
+    ends_at: datetime | None  # a repeating coupon's end; null: once (until used) or forever
+    ended_at: datetime | None
+    end_reason: DiscountEndReason | None
+    applied_by: str | None
+    applied_by_operator: bool
+    ended_by: str | None

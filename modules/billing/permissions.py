@@ -26,3 +26,6 @@ OVERDUE_POLICIES_WRITE = "billing.overdue_policies:write"  # platform scope (ope
 UNPRICED_USAGE_READ = "billing.unpriced_usage:read"  # platform scope (operators)
 UNPRICED_USAGE_WRITE = "billing.unpriced_usage:write"  # platform scope: price or waive
 INVOICES_PAY = "billing.invoices:pay"  # organization scope: collect an open invoice now
+DISCOUNTS_READ = "billing.discounts:read"  # organization scope: the discounts applied
+DISCOUNTS_REDEEM = "billing.discounts:redeem"  # organization scope: redeem a promotion code, remove it
+DISCOUNTS_APPLY = "billing.discounts:apply"  # platform scope (operators): any coupon, remove any

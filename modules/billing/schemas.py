@@ -213,6 +213,11 @@ class CreatePromotionCode(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     code: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{2,49}$")]
     max_redemptions: PositiveInt32 | None = None
     expires_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    # Stripe's restrictions (billing_0033_discounts_anytime): only an account with no open or
+    # paid invoice yet; a minimum recurring amount (with its currency) of what it applies to
+    first_time_transaction: bool = False
+    minimum_amount: Annotated[int, msgspec.Meta(ge=1, le=10**15)] | None = None
+    minimum_amount_currency: Currency | None = None
 
 
 PositiveAmount = Annotated[int, msgspec.Meta(ge=1, le=10**15)]
@@ -284,3 +289,18 @@ class PriceUnpricedUsage(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
 
 class WaiveUnpricedUsage(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+# Discounts on accounts and subscriptions (billing_0033_discounts_anytime)
+class ApplyCoupon(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Operators: a coupon on the organization's account, or on one of its subscriptions."""
+
+    coupon_id: uuid.UUID
+    subscription_id: uuid.UUID | None = None
+
+
+class RedeemPromotionCode(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A promotion code (case-insensitive) on the account, or on one of its subscriptions."""
+
+    code: Annotated[str, msgspec.Meta(min_length=3, max_length=50)]
+    subscription_id: uuid.UUID | None = None

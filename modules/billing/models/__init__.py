@@ -467,6 +467,12 @@ class PromotionCode(Base):
     __table_args__ = (
         CheckConstraint("code ~ '^[A-Z0-9][A-Z0-9_-]{2,49}$'", name="code_format"),
         CheckConstraint("max_redemptions IS NULL OR times_redeemed <= max_redemptions", name="redemptions"),
+        CheckConstraint(  # billing_0033_discounts_anytime
+            "(minimum_amount IS NULL) = (minimum_amount_currency IS NULL)"
+            " AND (minimum_amount IS NULL OR minimum_amount > 0)"
+            " AND (minimum_amount_currency IS NULL OR minimum_amount_currency ~ '^[A-Z]{3}$')",
+            name="minimum_amount",
+        ),
         {"schema": SCHEMA},
     )
 
@@ -480,30 +486,60 @@ class PromotionCode(Base):
     times_redeemed: Mapped[int] = mapped_column(Integer, server_default="0")
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    # Stripe's restrictions (billing_0033_discounts_anytime)
+    first_time_transaction: Mapped[bool] = mapped_column(server_default=text("false"))
+    minimum_amount: Mapped[int | None] = mapped_column(BigInteger)
+    minimum_amount_currency: Mapped[str | None] = mapped_column(Text)
 
 
 class Discount(Base):
-    """A coupon applied to a subscription; `periods_remaining` counts the invoices it still
-    reduces (NULL: for ever)."""
+    """A coupon applied to an account (every invoice of it; `subscription_id` NULL) or to one
+    subscription (its invoices, overriding the account's), from `starts_at` until `ends_at`
+    (a repeating coupon's months; NULL: once or forever) or until it ended earlier (`ended_at`,
+    `end_reason`: used by its one invoice, expired, removed). At most one in force per account
+    and per subscription (billing_0033_discounts_anytime)."""
 
     __tablename__ = "discounts"
     __table_args__ = (
-        CheckConstraint("periods_remaining IS NULL OR periods_remaining >= 0", name="periods_remaining"),
+        CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("end_reason IN ('used', 'expired', 'removed')", name="end_reason"),
+        CheckConstraint("(ended_at IS NULL) = (end_reason IS NULL)", name="ended"),
+        Index(
+            "uq_discounts_account_in_force",
+            "account_id",
+            unique=True,
+            postgresql_where=text("subscription_id IS NULL AND ended_at IS NULL"),
+        ),
+        Index(
+            "uq_discounts_subscription_in_force",
+            "subscription_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        Index("ix_discounts_org_id_id", "org_id", "id"),
         {"schema": SCHEMA},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(ORG_FK, ondelete="RESTRICT"))
-    subscription_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("billing.subscriptions.id", ondelete="RESTRICT"), unique=True
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing.billing_accounts.id", ondelete="RESTRICT")
+    )
+    subscription_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.subscriptions.id", ondelete="RESTRICT")
     )
     coupon_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("billing.coupons.id", ondelete="RESTRICT"))
     promotion_code_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("billing.promotion_codes.id", ondelete="RESTRICT")
     )
-    periods_remaining: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    applied_by_operator: Mapped[bool] = mapped_column(server_default=text("false"))
+    applied_by: Mapped[str | None] = mapped_column(Text)
+    ended_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 
 
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")

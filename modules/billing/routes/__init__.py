@@ -5,6 +5,7 @@ from __future__ import annotations
 from modules.billing.routes.accounts import AccountController
 from modules.billing.routes.catalog import CatalogController
 from modules.billing.routes.credit_notes import CreditNoteController
+from modules.billing.routes.discounts import DiscountController
 from modules.billing.routes.disputes import DisputeController
 from modules.billing.routes.dunning import DunningController
 from modules.billing.routes.invoice_payments import InvoicePaymentController
@@ -20,3 +21,4 @@ CONTROLLERS += [PaymentMethodController]
 CONTROLLERS += [DunningController]
 CONTROLLERS += [UnpricedUsageController]
 CONTROLLERS += [InvoicePaymentController]
+CONTROLLERS += [DiscountController]  # billing_0033_discounts_anytime

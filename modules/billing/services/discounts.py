@@ -1,24 +1,26 @@
-"""Coupons, their promotion codes, and the discounts they apply to subscriptions.
+"""Coupons, their promotion codes, and what the discounts they apply take off invoices.
 
-Redeeming a code locks it and its coupon, checks that both are live (active, not expired,
-redemptions left, the currency of an amount-off coupon), and counts the redemption in the same
-transaction as the subscription, so a code limited to N uses is used at most N times however
-many customers try at once. A discount reduces the subscription's period lines of the next
-invoices: all of them (`forever`), one (`once`), or `duration_in_periods` of them."""
+A discount (services/discount_applications.py applies and removes them) is on an account or on
+one subscription. Every invoice draft asks `discount_lines` for its lines' discounts: the
+invoice of a subscription gets that subscription's discount if one is in force, else the
+account's (Stripe: the subscription's overrides the customer's); any other invoice gets the
+account's. Discounts never stack: one per invoice. The discount row is locked while it is
+used, so a `once` discount reduces exactly one invoice however many are made at once; a
+`repeating` one reduces the invoices made before its `ends_at`; `forever` every one."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from decimal import Decimal
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 
 from modules.billing.contracts import COUPON_CREATED, PROMOTION_CODE_CREATED, CouponDTO, PromotionCodeDTO
-from modules.billing.models import Coupon, Discount, PromotionCode, Subscription
+from modules.billing.models import BillingAccount, Coupon, Discount, PromotionCode, Subscription
 from modules.billing.schemas import CreateCoupon, CreatePromotionCode
+from modules.billing.services.discount_math import discount_amounts, in_force
 from modules.billing.services.invoices import Line
-from modules.billing.services.money import to_minor
 from platform_core.core.clock import utcnow
 from platform_core.core.errors import Conflict, NotFound, Unprocessable
 from platform_core.messaging.events import Subject
@@ -51,6 +53,9 @@ def code_dto(p: PromotionCode) -> PromotionCodeDTO:
         max_redemptions=p.max_redemptions,
         times_redeemed=p.times_redeemed,
         expires_at=p.expires_at,
+        first_time_transaction=p.first_time_transaction,
+        minimum_amount=p.minimum_amount,
+        minimum_amount_currency=p.minimum_amount_currency,
     )
 
 
@@ -98,8 +103,16 @@ async def create_promotion_code(
     code = data.code.upper()
     if await uow.session.scalar(select(PromotionCode.id).where(PromotionCode.code == code)):
         raise Conflict(f"the code {code} exists", code="promotion_code_taken")
+    if (data.minimum_amount is None) != (data.minimum_amount_currency is None):
+        raise _invalid("minimum_amount goes with, and only with, minimum_amount_currency")
     promo = PromotionCode(
-        coupon_id=coupon.id, code=code, max_redemptions=data.max_redemptions, expires_at=data.expires_at
+        coupon_id=coupon.id,
+        code=code,
+        max_redemptions=data.max_redemptions,
+        expires_at=data.expires_at,
+        first_time_transaction=data.first_time_transaction,
+        minimum_amount=data.minimum_amount,
+        minimum_amount_currency=data.minimum_amount_currency,
     )
     uow.session.add(promo)
     await uow.session.flush()
@@ -110,74 +123,67 @@ async def create_promotion_code(
     return code_dto(promo)
 
 
-async def redeem(uow: UnitOfWork, code: str, sub: Subscription) -> None:
-    """Apply the code's coupon to `sub`, counting the redemption, or refuse with a 404/409/422."""
-    promo = await uow.session.scalar(
-        select(PromotionCode).where(PromotionCode.code == code.upper()).with_for_update()
-    )
-    if promo is None:
-        raise NotFound(f"no promotion code {code.upper()}", code="promotion_code_not_found")
-    coupon = await uow.session.scalar(select(Coupon).where(Coupon.id == promo.coupon_id).with_for_update())
-    assert coupon is not None
-    now = utcnow()
-    if not (promo.active and coupon.active):
-        raise Conflict(f"the code {promo.code} is not active", code="promotion_code_inactive")
-    if (promo.expires_at and promo.expires_at <= now) or (coupon.redeem_by and coupon.redeem_by <= now):
-        raise Conflict(f"the code {promo.code} has expired", code="promotion_code_expired")
-    for counted in (promo, coupon):
-        if counted.max_redemptions is not None and counted.times_redeemed >= counted.max_redemptions:
-            raise Conflict(f"the code {promo.code} has been used up", code="promotion_code_exhausted")
-    if coupon.currency is not None and coupon.currency != sub.currency:
-        raise Unprocessable(
-            f"the code {promo.code} is for {coupon.currency}, the subscription is in {sub.currency}",
-            code="currency_mismatch",
-        )
-    promo.times_redeemed += 1
-    coupon.times_redeemed += 1
-    periods = {"once": 1, "repeating": coupon.duration_in_periods, "forever": None}[coupon.duration]
-    uow.session.add(
-        Discount(
-            org_id=sub.org_id,
-            subscription_id=sub.id,
-            coupon_id=coupon.id,
-            promotion_code_id=promo.id,
-            periods_remaining=periods,
-        )
-    )
-    await uow.session.flush()
-
-
-async def discounted(uow: UnitOfWork, sub: Subscription, lines: list[Line]) -> list[Line]:
-    """`lines` of one period with the subscription's discount applied, using up one of its
-    periods: percent per line (half-to-even), an amount spread over the lines in order."""
-    discount = await uow.session.scalar(
+async def discount_in_force(
+    uow: UnitOfWork,
+    account_id: uuid.UUID,
+    subscription_id: uuid.UUID | None,
+    at: datetime,
+    *,
+    lock: bool,
+) -> Discount | None:
+    """The discount an invoice made at `at` gets: the subscription's, else the account's.
+    `lock`: rows are locked, and one whose `ends_at` passed is ended (`expired`) on the way."""
+    scope: ColumnElement[bool] = Discount.subscription_id.is_(None)
+    if subscription_id is not None:
+        scope = or_(scope, Discount.subscription_id == subscription_id)
+    stmt = (
         select(Discount)
-        .where(Discount.subscription_id == sub.id, Discount.ended_at.is_(None))
-        .with_for_update()
+        .where(Discount.account_id == account_id, Discount.ended_at.is_(None), scope)
+        .order_by(Discount.subscription_id.is_(None))  # the subscription's first
     )
+    if lock:
+        stmt = stmt.with_for_update()
+    found = None
+    for discount in await uow.session.scalars(stmt):
+        if in_force(discount.starts_at, discount.ends_at, at):
+            found = found or discount
+        elif lock and discount.ends_at is not None and discount.ends_at <= at:
+            discount.ended_at, discount.end_reason = discount.ends_at, "expired"
+    return found
+
+
+async def discount_lines(
+    uow: UnitOfWork,
+    account: BillingAccount,
+    subscription_id: uuid.UUID | None,
+    lines: list[Line],
+    *,
+    preview: bool = False,
+) -> list[Line]:
+    """`lines` of one invoice of `account` (of `subscription_id`, if given) with the discount in
+    force applied (see discount_math for the amounts); a `once` discount that took something
+    off is used up. `preview`: nothing is locked or written (the upcoming invoice)."""
+    now = utcnow()
+    discount = await discount_in_force(uow, account.id, subscription_id, now, lock=not preview)
     if discount is None or not lines:
         return lines
     coupon = await uow.session.get_one(Coupon, discount.coupon_id)
-    if coupon.percent_off_bp is not None:
-        share = Decimal(coupon.percent_off_bp) / Decimal(10000)
-        lines = [
-            replace(
-                line,
-                discount_amount=to_minor(line.amount * share),
-            )
-            for line in lines
-        ]
-    else:
-        left = coupon.amount_off or 0
-        applied = []
-        for line in lines:
-            take = max(0, min(left, line.amount))
-            left -= take
-            applied.append(replace(line, discount_amount=take))
-        lines = applied
-    if discount.periods_remaining is not None:
-        discount.periods_remaining -= 1
-        if discount.periods_remaining == 0:
-            discount.ended_at = utcnow()
-    await uow.session.flush()
-    return lines
+    if coupon.currency is not None and coupon.currency != account.currency:
+        return lines  # refused when applied; kept out of any invoice all the same
+    amounts = discount_amounts(
+        [line.amount for line in lines], percent_off_bp=coupon.percent_off_bp, amount_off=coupon.amount_off
+    )
+    if not any(amounts):
+        return lines
+    if coupon.duration == "once" and not preview:
+        discount.ended_at, discount.end_reason = now, "used"
+    if not preview:
+        await uow.session.flush()
+    return [replace(line, discount_amount=amount) for line, amount in zip(lines, amounts, strict=True)]
+
+
+async def discounted(uow: UnitOfWork, sub: Subscription, lines: list[Line]) -> list[Line]:
+    """Until every invoice is drafted through invoice_drafts.create_draft (which calls
+    `discount_lines` itself): a subscription's period lines, discounted."""
+    account = await uow.session.get_one(BillingAccount, sub.account_id)
+    return await discount_lines(uow, account, sub.id, lines)

@@ -26,7 +26,7 @@ from modules.billing.models import Price, Subscription, SubscriptionChange, Subs
 from modules.billing.schemas import CreateSubscription
 from modules.billing.services.accounts import account_row
 from modules.billing.services.catalog import price_row, product_row
-from modules.billing.services.discounts import redeem
+from modules.billing.services.discount_applications import redeem_at_subscribe
 from modules.billing.services.periods import shift
 from modules.billing.services.subscription_invoices import invoice_period
 from modules.entitlements import api as ent_api
@@ -222,8 +222,6 @@ async def create_subscription(
     )
     uow.session.add(sub)
     await uow.session.flush()
-    if data.promotion_code:
-        await redeem(uow, data.promotion_code, sub)
     items = []
     for price, wanted in zip(prices, data.items, strict=True):
         item = SubscriptionItem(subscription_id=sub.id, price_id=price.id, quantity=wanted.quantity)
@@ -247,6 +245,8 @@ async def create_subscription(
     await uow.session.flush()
     await uow.session.refresh(sub)
     await record_change(uow, sub, "created", None, snapshot(sub, items), now)
+    if data.promotion_code:  # after the items: a code's minimum amount is checked against them
+        await redeem_at_subscribe(uow, data.promotion_code, sub)
     if sub.status == "active":  # paid in advance; a trial's first invoice comes when it ends
         await invoice_period(uow, sub, items)
     await uow.emit(
