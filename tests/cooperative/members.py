@@ -44,9 +44,9 @@ class Cooperative:
         r = await self.client.post(f"/billing/products/{product_id}/prices", json=body, headers=self.headers)
         return str((await ok(r, 201))["id"])
 
-    async def member(self, unit_amount: int, *, via_stripe: bool = False) -> Member:
+    async def member(self, unit_amount: int, *, via_stripe: bool = False, pay: bool = True) -> Member:
         """An organization that subscribed at `unit_amount` a year and paid its first invoice
-        (recorded by an operator, or by Stripe's payment_intent.succeeded)."""
+        (recorded by an operator, or by Stripe's payment_intent.succeeded; open: `pay` False)."""
         org = await self.world.org()
         pool = await self.world.pool(org)
         body = {"name": "Member", "email": "member@example.org", "currency": self.currency}
@@ -58,7 +58,9 @@ class Cooperative:
             await self.client.post(f"/billing/orgs/{org}/subscriptions", json=sub, headers=self.headers), 201
         )
         (invoice,) = await self.invoices(org)
-        if via_stripe:
+        if not pay:
+            pass
+        elif via_stripe:
             await self.deliver(intent(invoice["amount_due"], invoice["id"], currency=self.currency.lower()))
         else:
             r = await self.client.post(f"/billing/invoices/{invoice['id']}/mark-paid", headers=self.headers)
