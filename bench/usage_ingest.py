@@ -138,11 +138,12 @@ async def setup(runtime: Runtime, tenants: int) -> tuple[str, list[Tenant], str]
             pool = await post(f"/entitlements/orgs/{org['id']}/pools", {"name": "main"})
             await post(f"/entitlements/orgs/{org['id']}/pools/{pool['id']}/workspaces/{ws['id']}", {}, "PUT")
             await post(
-                f"/entitlements/orgs/{org['id']}/pools/{pool['id']}/provisions",
+                f"/entitlements/orgs/{org['id']}/grants",
                 {
-                    "source_type": "subscription",
-                    "source_id": str(uuid.uuid4()),
+                    "pool_id": pool["id"],
                     "entitlement_set_id": es["id"],
+                    "reason": "benchmark capacity",
+                    "ends_at": "2999-01-01T00:00:00Z",
                 },
             )
             out.append(Tenant(org["id"], ws["id"]))

@@ -204,8 +204,11 @@ class Grant(Timestamped, Base):
 
 
 class PoolProvision(Timestamped, Base):
-    """Why a pool has capacity. `source_id` names the subscription, purchase or grant (only
-    grants have a foreign key here: billing adds its own when its tables exist)."""
+    """Why a pool has capacity. `source_id` names the subscription item, purchase or grant, and
+    the column of that source (`subscription_item_id`, `purchase_id`, `grant_id`) repeats it
+    with a foreign key, so no provision claims a source that does not exist
+    (entitlements_0030_provision_sources, ADR 0020). Entitlements' code never reads billing's
+    tables through these keys: they are integrity, not a way in."""
 
     __tablename__ = "pool_provisions"
     __table_args__ = (
@@ -216,6 +219,15 @@ class PoolProvision(Timestamped, Base):
         CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="window"),
         CheckConstraint("(source_type = 'grant') = (grant_id IS NOT NULL)", name="grant_source"),
         CheckConstraint("grant_id IS NULL OR grant_id = source_id", name="grant_is_source"),
+        # billing's sources (entitlements_0030_provision_sources)
+        CheckConstraint(
+            "(source_type = 'subscription') = (subscription_item_id IS NOT NULL)", name="subscription_source"
+        ),
+        CheckConstraint(
+            "subscription_item_id IS NULL OR subscription_item_id = source_id", name="subscription_is_source"
+        ),
+        CheckConstraint("(source_type = 'purchase') = (purchase_id IS NOT NULL)", name="purchase_source"),
+        CheckConstraint("purchase_id IS NULL OR purchase_id = source_id", name="purchase_is_source"),
         CheckConstraint("(status = 'active') = (ended_at IS NULL)", name="ended_at_status"),
         CheckConstraint(
             "(cycle_anchor IS NULL) = (cycle_interval IS NULL)"
@@ -239,6 +251,12 @@ class PoolProvision(Timestamped, Base):
     source_id: Mapped[uuid.UUID]
     grant_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("entitlements.grants.id", ondelete="CASCADE"), index=True
+    )
+    subscription_item_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.subscription_items.id", ondelete="RESTRICT"), index=True
+    )
+    purchase_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("billing.purchases.id", ondelete="RESTRICT"), index=True
     )
     entitlement_set_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("entitlements.entitlement_sets.id"), index=True

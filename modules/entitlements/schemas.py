@@ -95,6 +95,8 @@ class CreateGrant(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     set_key: Key | None = None
     starts_at: AwareTime | None = None
     quantity: ProvisionQuantity = ProvisionQuantity.default("1")
+    # for sets whose quotas reset every billing period (entitlements_0030_provision_sources)
+    billing_cycle: BillingCycle | None = None
 
 
 class RevokeGrant(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -102,9 +104,11 @@ class RevokeGrant(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class CreateProvision(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Operators provisioning by hand for a purchase or subscription made elsewhere."""
+    """An operator's provision from a source that exists: a grant of the organization (ADR 0020).
+    Subscriptions and purchases are provisioned by billing, in the transaction that creates
+    them; a provision "for a subscription made elsewhere" is a grant."""
 
-    source_type: Annotated[str, msgspec.Meta(pattern="^(subscription|purchase)$")]
+    source_type: Annotated[str, msgspec.Meta(pattern="^grant$")]
     source_id: uuid.UUID
     entitlement_set_id: uuid.UUID
     quantity: ProvisionQuantity = ProvisionQuantity.default("1")

@@ -17,6 +17,7 @@ from platform_core.core.clock import set_source
 from platform_core.runtime.runtime import Runtime
 
 _seq = itertools.count(1)
+FOREVER = "2999-01-01T00:00:00Z"  # a grant's end later than any test's clock
 
 
 def unique(prefix: str) -> str:
@@ -112,18 +113,15 @@ class World:
         return result
 
     async def provision(self, org_id: str, pool_id: str, set_id: str, **extra: Any) -> dict[str, Any]:
-        body = {"source_type": "subscription", "source_id": str(uuid.uuid4()), "entitlement_set_id": set_id}
-        body.update(extra)
-        r = await self.client.post(
-            f"/entitlements/orgs/{org_id}/pools/{pool_id}/provisions", json=body, headers=self.headers
-        )
-        result: dict[str, Any] = await ok(r, 201)
-        return result
+        """The set provisioned into the pool by a grant, the one source an operator creates by
+        hand (a provision names a source that exists); it lasts until `ends_at`, by default
+        beyond any test's clock. Returns the grant."""
+        return await self.grant(org_id, pool_id, set_id, extra.pop("ends_at", FOREVER), **extra)
 
     async def setup(
         self, rules: list[dict[str, Any]], **provision: Any
     ) -> tuple[str, str, str, dict[str, Any]]:
-        """org, pool, workspace (assigned), and the set provisioned by a subscription."""
+        """org, pool, workspace (assigned), and the set provisioned (by a grant)."""
         org = await self.org()
         ws = await self.workspace(org)
         pool = await self.pool(org)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import text
 
 from modules.entitlements import api as ent_api
-from modules.entitlements.contracts import BillingCycle, UsageEventIn
+from modules.entitlements.contracts import UsageEventIn
 from platform_core.runtime.runtime import Runtime
 from tests.entitlements.conftest import Clock, World, event, ok
 
@@ -125,16 +125,9 @@ async def test_billing_period_quota_follows_the_cycle_anchor(
     ws = await world.workspace(org)
     pool = await world.pool(org)
     await world.assign(org, pool, ws)
-    async with runtime.uow() as uow:
-        await ent_api.provision(
-            uow,
-            org_id=uuid.UUID(org),
-            pool_id=uuid.UUID(pool),
-            source_type="subscription",
-            source_id=uuid.uuid4(),
-            entitlement_set_id=uuid.UUID(es["id"]),
-            billing_cycle=BillingCycle(anchor=datetime(2034, 1, 31, 10, tzinfo=UTC), interval="month"),
-        )
+    await world.provision(
+        org, pool, es["id"], billing_cycle={"anchor": "2034-01-31T10:00:00Z", "interval": "month"}
+    )
     body = await ok(await world.usage(org, [event(ws, key, 5)]))
     assert body["accepted"] == 1
     check = await world.check(ws, key)

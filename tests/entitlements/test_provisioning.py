@@ -14,7 +14,7 @@ from modules.entitlements import api as ent_api
 from modules.entitlements.contracts import BillingCycle
 from platform_core.core.errors import Conflict, Unprocessable
 from platform_core.runtime.runtime import Runtime
-from tests.entitlements.conftest import Clock, World, event, ok
+from tests.entitlements.conftest import FOREVER, Clock, World, event, ok
 
 
 async def contributions(runtime: Runtime, pool_id: str) -> list[tuple[Decimal, Decimal]]:
@@ -36,7 +36,7 @@ async def test_limit_is_the_sum_of_contributions_and_follows_every_change(
     now = datetime(2030, 3, 10, 12, tzinfo=UTC)
     clock.set(now)
     key = await world.key()
-    org, pool, ws, _plan = await world.setup(
+    org, pool, ws, plan = await world.setup(
         [{"resource_key": key, "rule_type": "limit", "amount": 10}], quantity=3
     )
     assert (await world.check(ws, key))["limit"] == "30"
@@ -60,9 +60,10 @@ async def test_limit_is_the_sum_of_contributions_and_follows_every_change(
     )
     assert r.status_code == 409
 
-    # billing changes the quantity, then ends the subscription
+    # the source changes the quantity (as billing does), then ends the provision
     async with runtime.uow() as uow:
-        prov = await ent_api.get_provision(uow, uuid.UUID((await _provisions(world, org, pool))[0]["id"]))
+        (plan_provision,) = await _provisions(world, org, pool, plan["id"])
+        prov = await ent_api.get_provision(uow, uuid.UUID(str(plan_provision["id"])))
         changed = await ent_api.change_provision(uow, prov.id, quantity=Decimal(1))
     assert changed.quantity == Decimal(1)
     assert (await world.check(ws, key))["limit"] == "10"
@@ -75,10 +76,12 @@ async def test_limit_is_the_sum_of_contributions_and_follows_every_change(
     assert await contributions(runtime, pool) == []
 
 
-async def _provisions(world: World, org: str, pool: str) -> list[dict[str, object]]:
+async def _provisions(
+    world: World, org: str, pool: str, set_id: str | None = None
+) -> list[dict[str, object]]:
     r = await world.client.get(f"/entitlements/orgs/{org}/pools/{pool}/provisions", headers=world.headers)
     result: list[dict[str, object]] = await ok(r)
-    return [p for p in result if p["source_type"] == "subscription"]
+    return [p for p in result if set_id is None or p["entitlement_set_id"] == set_id]
 
 
 async def test_expiry_and_future_starts_are_exact_without_any_job(world: World, clock: Clock) -> None:
@@ -152,8 +155,8 @@ async def test_conflicting_rules_and_missing_billing_cycle_are_refused(
     org, pool, ws, _ = await world.setup([{"resource_key": key, "rule_type": "limit", "amount": 10}])
     soft = await world.set([{"resource_key": key, "rule_type": "limit", "amount": 10, "enforcement": "soft"}])
     r = await world.client.post(
-        f"/entitlements/orgs/{org}/pools/{pool}/provisions",
-        json={"source_type": "purchase", "source_id": str(uuid.uuid4()), "entitlement_set_id": soft["id"]},
+        f"/entitlements/orgs/{org}/grants",
+        json={"pool_id": pool, "entitlement_set_id": soft["id"], "reason": "r", "ends_at": FOREVER},
         headers=world.headers,
     )
     assert r.status_code == 409
@@ -180,18 +183,24 @@ async def test_conflicting_rules_and_missing_billing_cycle_are_refused(
                 source_id=uuid.uuid4(),
                 entitlement_set_id=uuid.UUID(monthly["id"]),
             )
-    source = uuid.uuid4()
     cycle = BillingCycle(anchor=datetime(2026, 1, 31, tzinfo=UTC), interval="month")
+    grant = await world.grant(
+        org,
+        pool,
+        monthly["id"],
+        FOREVER,
+        billing_cycle={"anchor": "2026-01-31T00:00:00Z", "interval": "month"},
+    )
     async with runtime.uow() as uow:
         args = {
             "org_id": uuid.UUID(org),
             "pool_id": uuid.UUID(pool),
-            "source_type": "subscription",
-            "source_id": source,
+            "source_type": "grant",
+            "source_id": uuid.UUID(grant["id"]),
             "entitlement_set_id": uuid.UUID(monthly["id"]),
             "billing_cycle": cycle,
         }
-        first = await ent_api.provision(uow, **args)  # type: ignore[arg-type]
+        first = await ent_api.get_provision(uow, uuid.UUID(grant["provision_id"]))
         assert await ent_api.provision(uow, **args) == first  # same source, same terms: no-op  # type: ignore[arg-type]
         with pytest.raises(Conflict):
             await ent_api.provision(uow, **{**args, "quantity": Decimal(2)})  # type: ignore[arg-type]
@@ -213,9 +222,10 @@ async def test_grants_need_a_window_and_list(world: World) -> None:
         headers=world.headers,
     )
     assert r.status_code == 400
-    grant = await world.grant(org, pool, es["id"], "2099-01-01T00:00:00Z")
+    other_pool = await world.pool(org)  # `pool` has setup's grant
+    grant = await world.grant(org, other_pool, es["id"], "2099-01-01T00:00:00Z")
     assert grant["provision_id"] is not None
     r = await world.client.get(
-        f"/entitlements/orgs/{org}/grants", params={"pool_id": pool}, headers=world.headers
+        f"/entitlements/orgs/{org}/grants", params={"pool_id": other_pool}, headers=world.headers
     )
     assert [g["id"] for g in (await ok(r))["items"]] == [grant["id"]]

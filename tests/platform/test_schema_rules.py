@@ -207,20 +207,21 @@ CYCLES: list[tuple[dict[str, Any], bool]] = [
 
 
 async def test_a_billing_cycle_anchor_is_an_aware_date_time(document: dict[str, Any], world: World) -> None:
-    path = "/entitlements/orgs/{org_id}/pools/{pool_id}/provisions"
+    path = "/entitlements/orgs/{org_id}/grants"  # a grant's billing cycle (ADR 0020)
     schema = body_validator(document, "post", path)
     org = await world.org()
     pool = await world.pool(org)
     es = await world.set([])
     for cycle, valid in CYCLES:
         body = {
-            "source_type": "subscription",
-            "source_id": str(uuid.uuid4()),
+            "pool_id": pool,
             "entitlement_set_id": es["id"],
+            "reason": "billing cycle",
+            "ends_at": "2999-01-01T00:00:00Z",
             "billing_cycle": cycle,
         }
         assert schema.is_valid(body) is valid, cycle
-        r = await world.client.post(path.format(org_id=org, pool_id=pool), json=body, headers=world.headers)
+        r = await world.client.post(path.format(org_id=org), json=body, headers=world.headers)
         await agree(schema, r, body, 201)
 
 

@@ -890,3 +890,4 @@ class UnpricedUsage(Timestamped, Base):
     resolved_by: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None]
 from modules.billing.models.credit_grants import CreditGrant, CreditTransaction  # noqa: E402,F401
+from modules.billing.models.purchases import Purchase  # noqa: E402,F401

@@ -55,6 +55,7 @@ class GrantController(Controller):
             ends_at=data.ends_at,
             starts_at=data.starts_at,
             quantity=data.quantity,
+            billing_cycle=data.billing_cycle,
         )
 
     @get("/", guards=[requires(perm.GRANTS_READ)], summary="List grants")

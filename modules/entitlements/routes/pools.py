@@ -17,7 +17,7 @@ from modules.entitlements.contracts import (
     ProvisionDTO,
 )
 from modules.entitlements.schemas import CreatePool, CreateProvision, SetOndemand
-from modules.entitlements.services import orgs, pools, provisions
+from modules.entitlements.services import grants, orgs, pools, provisions
 from platform_core.http.auth import requires
 from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
@@ -78,7 +78,11 @@ class PoolController(Controller):
         "/pools/{pool_id:uuid}/provisions",
         guards=[requires(perm.GRANTS_WRITE)],
         status_code=201,
-        summary="Provision a pool for a subscription or purchase by hand (operators)",
+        summary="Provision a pool from one of its grants (operators)",
+        description="Only a source that exists: a grant of the organization for this pool (a grant"
+        " is provisioned when it is created, so this answers its provision, or 409 if the terms"
+        " differ). Subscriptions and purchases are provisioned by billing; to give capacity by"
+        " hand, create a grant (`POST …/grants`).",
     )
     async def provision(
         self,
@@ -88,7 +92,7 @@ class PoolController(Controller):
         uow: NamedDependency[UnitOfWork],
     ) -> ProvisionDTO:
         await orgs.require_platform(uow, perm.GRANTS_WRITE)
-
+        await grants.grant_in_pool(uow, org_id, data.source_id, pool_id)
         return await provisions.provision(
             uow,
             org_id=org_id,

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from modules.entitlements.contracts import GRANT_CREATED, GRANT_REVOKED, GrantDTO
+from modules.entitlements.contracts import GRANT_CREATED, GRANT_REVOKED, BillingCycle, GrantDTO
 from modules.entitlements.models import EntitlementSet, Grant, PoolProvision
 from modules.entitlements.services import provisions
 from modules.entitlements.services.pools import get_pool_row
@@ -51,7 +51,10 @@ async def create_grant(
     ends_at: datetime,
     starts_at: datetime | None = None,
     quantity: Decimal = Decimal(1),
+    billing_cycle: BillingCycle | None = None,
 ) -> GrantDTO:
+    """A grant and its provision; `billing_cycle` for a set whose quotas reset every billing
+    period."""
     await get_pool_row(uow, org_id, pool_id)
     starts = starts_at or utcnow()
     if ends_at <= starts:
@@ -82,6 +85,7 @@ async def create_grant(
         quantity=quantity,
         starts_at=starts,
         ends_at=ends_at,
+        billing_cycle=billing_cycle,
     )
     await uow.session.refresh(grant, ["created_at"])
     es = await uow.session.get(EntitlementSet, entitlement_set_id)
@@ -128,6 +132,21 @@ def _query(org_id: uuid.UUID):  # type: ignore[no-untyped-def]
         .outerjoin(PoolProvision, PoolProvision.grant_id == Grant.id)
         .where(Grant.org_id == org_id)
     )
+
+
+async def grant_in_pool(uow: UnitOfWork, org_id: uuid.UUID, grant_id: uuid.UUID, pool_id: uuid.UUID) -> None:
+    """An operator's provision names a grant of this organization and pool, or is refused."""
+    found = await uow.session.scalar(
+        select(Grant.pool_id).where(Grant.id == grant_id, Grant.org_id == org_id)
+    )
+    if found is None:
+        raise NotFound(f"grant {grant_id} does not exist", code="grant_not_found")
+    if found != pool_id:
+        raise Unprocessable(
+            f"grant {grant_id} provisions another pool",
+            code="grant_pool_mismatch",
+            errors=[{"field": "source_id", "message": "a grant of another pool"}],
+        )
 
 
 async def get_grant(uow: UnitOfWork, org_id: uuid.UUID, grant_id: uuid.UUID) -> GrantDTO:

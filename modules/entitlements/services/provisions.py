@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from modules.entitlements.contracts import (
     PROVISION_CHANGED,
@@ -27,6 +28,7 @@ from platform_core.messaging.uow import UnitOfWork
 
 MAX_QUANTITY = Decimal("1e9")
 _UNSET = datetime.min
+FOREIGN_KEY_VIOLATION = "23503"
 
 
 def _cycle_of(p: PoolProvision) -> BillingCycle | None:
@@ -147,6 +149,8 @@ async def provision(
         source_type=source_type,
         source_id=source_id,
         grant_id=source_id if source_type == "grant" else None,
+        subscription_item_id=source_id if source_type == "subscription" else None,
+        purchase_id=source_id if source_type == "purchase" else None,
         entitlement_set_id=entitlement_set_id,
         quantity=quantity,
         starts_at=starts,
@@ -157,12 +161,28 @@ async def provision(
         cycle_interval_count=billing_cycle.interval_count if billing_cycle else None,
         created_by=uow.actor.id,
     )
-    uow.session.add(prov)
-    await uow.session.flush()
+    await _insert(uow, prov)
     await materialize_pool(uow, pool)
     dto = _dto(prov, es)
     await uow.emit(PROVISION_STARTED, subject=_subject(prov), data=dto, org_id=pool.org_id)
     return dto
+
+
+async def _insert(uow: UnitOfWork, prov: PoolProvision) -> None:
+    """Insert under a savepoint: a source that does not exist (its foreign key) is the caller's
+    mistake, answered 422, and leaves the transaction usable."""
+    try:
+        async with uow.session.begin_nested():
+            uow.session.add(prov)
+            await uow.session.flush()
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) != FOREIGN_KEY_VIOLATION:
+            raise
+        raise Unprocessable(
+            f"{prov.source_type} {prov.source_id} does not exist",
+            code="provision_source_not_found",
+            errors=[{"field": "source_id", "message": f"no such {prov.source_type}"}],
+        ) from exc
 
 
 def _subject(p: PoolProvision) -> Subject:
