@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -185,6 +186,7 @@ class InvoiceLineDTO(msgspec.Struct, frozen=True, kw_only=True):
     discount_amount: int
     period_start: datetime | None
     period_end: datetime | None
+    tax_amounts: list[TaxAmountDTO] = []  # its tax (billing_0028_tax_rates); none: untaxed
 
 
 class InvoiceDTO(msgspec.Struct, frozen=True, kw_only=True):
@@ -215,6 +217,11 @@ class InvoiceDTO(msgspec.Struct, frozen=True, kw_only=True):
     attempt_count: int = 0
     next_payment_attempt: datetime | None = None
     last_payment_error: PaymentError | None = None
+    # tax (billing_0028_tax_rates): total = subtotal - discount_total + exclusive_tax
+    tax: int = 0
+    exclusive_tax: int = 0
+    reverse_charge: bool = False
+    total_tax_amounts: list[TaxAmountDTO] = []
 
 
 PAYMENT_RECEIVED = "billing.payment.received"
@@ -315,6 +322,7 @@ class CreditNoteLineDTO(msgspec.Struct, frozen=True, kw_only=True):
     description: str
     quantity: int | None
     amount: int
+    tax_amount: int = 0  # the tax inside `amount` (billing_0028_tax_rates)
 
 
 class CreditNoteDTO(msgspec.Struct, frozen=True, kw_only=True):
@@ -340,6 +348,7 @@ class CreditNoteDTO(msgspec.Struct, frozen=True, kw_only=True):
     lines: list[CreditNoteLineDTO]
     created_at: datetime
     voided_at: datetime | None
+    tax_amount: int = 0  # the tax inside `amount`: its lines' shares (billing_0028_tax_rates)
 
 
 # Disputes (after Stripe's Dispute), projected from Stripe's `charge.dispute.*` events.
@@ -686,3 +695,39 @@ class DiscountDTO(msgspec.Struct, frozen=True, kw_only=True):
     applied_by: str | None
     applied_by_operator: bool
     ended_by: str | None
+
+
+# tax rates (billing_0028_tax_rates)
+TAX_RATE_CREATED = "billing.tax_rate.created"
+TAX_RATE_UPDATED = "billing.tax_rate.updated"
+
+
+class TaxRateDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """An operator's tax rate, after Stripe's: `percentage` (0 <= p < 100, four decimals, a
+    decimal string) inclusive (in the price) or exclusive (added to it), for a `country` (ISO
+    3166-1 alpha-2) and optionally a `state` (ISO 3166-2 subdivision code without the country).
+    Immutable except `active`."""
+
+    id: uuid.UUID
+    display_name: str
+    description: str | None
+    percentage: Decimal
+    inclusive: bool
+    country: str
+    state: str | None
+    active: bool
+    created_at: datetime
+
+
+class TaxAmountDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """Tax of one line, or of one rate over an invoice (the sum of its lines' taxes, never
+    recomputed). `taxable_amount` excludes the tax, inclusive rates too. A reverse-charged
+    amount names no rate: 0 tax, the customer accounts for it."""
+
+    tax_rate_id: uuid.UUID | None
+    display_name: str
+    percentage: Decimal
+    inclusive: bool
+    taxable_amount: int
+    amount: int
+    reverse_charge: bool = False

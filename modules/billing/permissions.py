@@ -29,3 +29,5 @@ INVOICES_PAY = "billing.invoices:pay"  # organization scope: collect an open inv
 DISCOUNTS_READ = "billing.discounts:read"  # organization scope: the discounts applied
 DISCOUNTS_REDEEM = "billing.discounts:redeem"  # organization scope: redeem a promotion code, remove it
 DISCOUNTS_APPLY = "billing.discounts:apply"  # platform scope (operators): any coupon, remove any
+TAX_RATES_READ = "billing.tax_rates:read"  # platform scope (operators)
+TAX_RATES_WRITE = "billing.tax_rates:write"  # platform scope (operators)

@@ -18,6 +18,7 @@ from modules.billing.contracts import (
     TiersMode,
     UsageType,
 )
+from platform_core.core.decimals import JSONDecimal
 from platform_core.core.ranges import PositiveInt32
 
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
@@ -304,3 +305,22 @@ class RedeemPromotionCode(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
 
     code: Annotated[str, msgspec.Meta(min_length=3, max_length=50)]
     subscription_id: uuid.UUID | None = None
+
+
+# tax rates (billing_0028_tax_rates; routes/tax_rates.py, operators)
+class TaxPercentage(JSONDecimal, minimum="0", below="100"):
+    """0 <= percentage < 100, at most four decimals (a decimal string or a JSON number)."""
+
+
+class CreateTaxRate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    percentage: TaxPercentage
+    inclusive: bool
+    country: Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")]  # ISO 3166-1 alpha-2
+    state: Annotated[str, msgspec.Meta(pattern="^[A-Z0-9]{1,3}$")] | None = None  # ISO 3166-2, no country
+    description: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    active: bool = True
+
+
+class SetTaxRateActive(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    active: bool

@@ -48,6 +48,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # a renewal's invoice stays a draft this long before the finalize job finalizes it
     # (Stripe's default: one hour); a subscription's first invoice is finalized at once
     invoice_finalize_delay_seconds: int = 3600
+    # the issuer's country (ISO 3166-1 alpha-2): EU reverse charge applies to EU business
+    # customers of other member states (modules/billing/services/tax_math.py)
+    billing_issuer_country: str = "DE"
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None

@@ -282,7 +282,9 @@ class Invoice(Timestamped, Base):
         CheckConstraint(CURRENCY_CHECK, name="currency"),
         CheckConstraint("(status = 'draft') = (number IS NULL)", name="numbered_when_final"),
         CheckConstraint("(status = 'draft') = (finalized_at IS NULL)", name="finalized_when_final"),
-        CheckConstraint("total = subtotal - discount_total", name="total"),
+        # tax added on top (billing_0028_tax_rates)
+        CheckConstraint("total = subtotal - discount_total + exclusive_tax", name="total"),
+        CheckConstraint("NOT reverse_charge OR tax = 0", name="reverse_charge"),
         # credit notes may take up to `amount_credited` off what is due (billing_0020_refunds)
         CheckConstraint(
             "amount_due >= 0 AND amount_due <= total - credit_applied"
@@ -341,6 +343,10 @@ class Invoice(Timestamped, Base):
     last_payment_error: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     # a draft is finalized by the finalize job once this passes (billing_0026_invoice_drafts)
     auto_finalize_at: Mapped[datetime | None]
+    # tax (billing_0028_tax_rates): all of it, the part added to the total, EU reverse charge
+    tax: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    exclusive_tax: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    reverse_charge: Mapped[bool] = mapped_column(server_default=text("false"))
 
 
 class InvoiceLineItem(Base):
@@ -634,6 +640,7 @@ class CreditNote(Base):
     created_by: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     voided_at: Mapped[datetime | None]
+    tax_amount: Mapped[int] = mapped_column(BigInteger, server_default="0")  # billing_0028_tax_rates
 
 
 class CreditNoteLine(Base):
@@ -656,6 +663,7 @@ class CreditNoteLine(Base):
     description: Mapped[str] = mapped_column(Text)
     quantity: Mapped[int | None] = mapped_column(Integer)
     amount: Mapped[int] = mapped_column(BigInteger)
+    tax_amount: Mapped[int] = mapped_column(BigInteger, server_default="0")  # billing_0028_tax_rates
 
 
 class CreditNoteNumberSequence(Base):
@@ -889,5 +897,8 @@ class UnpricedUsage(Timestamped, Base):
     waive_reason: Mapped[str | None] = mapped_column(Text)
     resolved_by: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None]
+
+
 from modules.billing.models.credit_grants import CreditGrant, CreditTransaction  # noqa: E402,F401
 from modules.billing.models.purchases import Purchase  # noqa: E402,F401
+from modules.billing.models.tax import InvoiceLineTax, TaxRate  # noqa: E402,F401

@@ -13,6 +13,7 @@ from modules.billing.routes.invoices import InvoiceController
 from modules.billing.routes.payment_methods import PaymentMethodController
 from modules.billing.routes.refunds import RefundController
 from modules.billing.routes.subscriptions import SubscriptionController
+from modules.billing.routes.tax_rates import TaxRateController
 from modules.billing.routes.unpriced_usage import UnpricedUsageController
 
 CONTROLLERS = [AccountController, CatalogController, InvoiceController, SubscriptionController]
@@ -22,3 +23,4 @@ CONTROLLERS += [DunningController]
 CONTROLLERS += [UnpricedUsageController]
 CONTROLLERS += [InvoicePaymentController]
 CONTROLLERS += [DiscountController]  # billing_0033_discounts_anytime
+CONTROLLERS += [TaxRateController]  # billing_0028_tax_rates

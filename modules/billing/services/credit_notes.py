@@ -8,6 +8,12 @@ invoice's lock). The amount goes out in up to three ways, stated on the note:
 - `credit_amount`: a negative pending charge, so the account's next invoice carries it.
 Notes are numbered from their own gapless sequence and immutable once issued (trigger).
 
+Tax (billing_0028_tax_rates): a note is tax-inclusive. A line can be credited up to what it
+charged: amount - discount + its exclusive tax (an inclusive tax is inside its amount). The
+note states the tax it gives back (`tax_amount`, per line and in all): the line's tax in
+proportion, or the invoice's for a note of one amount, rounded half-to-even cumulatively
+(services/tax_math.credit_tax_share), so notes that credit everything give back all the tax.
+
 Voiding reverses what the note did where that is still possible: an open invoice's amount due
 goes back up, an unused credit is cancelled by an offsetting pending charge. It is refused
 (409) when a refund went out (money that left is not taken back: refund again or not at all),
@@ -40,6 +46,8 @@ from modules.billing.models import (
 from modules.billing.schemas import CreateCreditNote
 from modules.billing.services import refunds
 from modules.billing.services.invoices import announce_invoice
+from modules.billing.services.tax_math import credit_tax_share
+from modules.billing.services.taxes import line_taxes
 from platform_core.core.clock import utcnow
 from platform_core.core.errors import Conflict, NotFound, Unprocessable
 from platform_core.messaging.events import Subject
@@ -79,11 +87,13 @@ def credit_note_dto(
                 description=line.description,
                 quantity=line.quantity,
                 amount=line.amount,
+                tax_amount=line.tax_amount,
             )
             for line in lines
         ],
         created_at=note.created_at,
         voided_at=note.voided_at,
+        tax_amount=note.tax_amount,
     )
 
 
@@ -117,7 +127,10 @@ async def _lines(uow: UnitOfWork, invoice: Invoice, data: CreateCreditNote) -> l
     if (data.lines is None) == (data.amount is None):
         raise Unprocessable("a credit note has either lines or an amount", code="credit_note_shape")
     if data.amount is not None:
-        return [CreditNoteLine(description=f"Credit on {invoice.number}", amount=data.amount)]
+        share = credit_tax_share(invoice.amount_credited, data.amount, invoice.total, invoice.tax)
+        return [
+            CreditNoteLine(description=f"Credit on {invoice.number}", amount=data.amount, tax_amount=share)
+        ]
     assert data.lines is not None
     invoice_lines = {
         line.id: line
@@ -126,6 +139,7 @@ async def _lines(uow: UnitOfWork, invoice: Invoice, data: CreateCreditNote) -> l
         )
     }
     credited = await _credited_per_line(uow, invoice.id)
+    taxes = await line_taxes(uow, [invoice.id])
     result: list[CreditNoteLine] = []
     seen: set[uuid.UUID] = set()
     for wanted in data.lines:
@@ -138,7 +152,9 @@ async def _lines(uow: UnitOfWork, invoice: Invoice, data: CreateCreditNote) -> l
         if line.id in seen:
             raise Unprocessable(f"line {line.id} is named twice", code="invoice_line_repeated")
         seen.add(line.id)
-        net = line.amount - line.discount_amount
+        line_tax = taxes.get(line.id)
+        tax_amount = line_tax.amount if line_tax else 0
+        net = line.amount - line.discount_amount + (tax_amount if line_tax and not line_tax.inclusive else 0)
         left = net - credited.get(line.id, 0)
         if wanted.quantity is not None and (line.quantity is None or wanted.quantity > line.quantity):
             raise Unprocessable(
@@ -158,7 +174,11 @@ async def _lines(uow: UnitOfWork, invoice: Invoice, data: CreateCreditNote) -> l
             )
         result.append(
             CreditNoteLine(
-                invoice_line_id=line.id, description=line.description, quantity=wanted.quantity, amount=amount
+                invoice_line_id=line.id,
+                description=line.description,
+                quantity=wanted.quantity,
+                amount=amount,
+                tax_amount=credit_tax_share(credited.get(line.id, 0), amount, net, tax_amount),
             )
         )
     return result
@@ -244,6 +264,7 @@ async def create_credit_note(uow: UnitOfWork, invoice_id: uuid.UUID, data: Creat
         reason=data.reason,
         memo=data.memo,
         amount=total,
+        tax_amount=sum(line.tax_amount for line in lines),
         pre_payment_amount=pre_payment,
         refund_amount=refund_amount,
         credit_amount=credit,

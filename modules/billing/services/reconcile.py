@@ -6,9 +6,10 @@ What billing checks itself:
 - `refunds_within_paid`: per invoice, refunds (succeeded or still in flight, not made by a
   credit note) + the refunded part of its issued credit notes + lost disputes <= amount paid;
 - `invoice_total`: a finalized invoice's subtotal is the sum of its lines, its discount the
-  sum of theirs, total = subtotal - discounts, and amount due = total - credit applied - the
-  pre-payment part of its issued credit notes;
-- `invoice_credited`: an invoice's amount_credited is the sum of its issued credit notes.
+  sum of theirs, total = subtotal - discounts + exclusive tax, and amount due = total - credit
+  applied - the pre-payment part of its issued credit notes;
+- `invoice_credited`: an invoice's amount_credited is the sum of its issued credit notes;
+- `invoice_tax` (services/tax_reconcile.py): tax per invoice = the sum of the tax per line.
 
 (A refund made at the provider, which Keel records from its events, is announced as
 `billing.refund.updated` only — `created` would ask the provider for it — so the audit check
@@ -33,6 +34,7 @@ from modules.billing.contracts import (
     MoneyDocument,
     Violation,
 )
+from modules.billing.services.tax_reconcile import tax_violations
 
 IN_FLIGHT_OR_DONE = "('pending', 'requires_action', 'succeeded')"
 
@@ -73,7 +75,7 @@ WITH lines AS (
      WHERE status = 'issued' GROUP BY invoice_id
 )
 SELECT i.id, i.org_id, i.number, i.subtotal, i.discount_total, i.credit_applied, i.total, i.amount_due,
-       coalesce(l.amount, 0) AS lines, coalesce(l.discount, 0) AS line_discounts,
+       i.exclusive_tax, coalesce(l.amount, 0) AS lines, coalesce(l.discount, 0) AS line_discounts,
        coalesce(p.amount, 0) AS prepaid
   FROM billing.invoices i
   LEFT JOIN lines l ON l.invoice_id = i.id
@@ -81,7 +83,7 @@ SELECT i.id, i.org_id, i.number, i.subtotal, i.discount_total, i.credit_applied,
  WHERE i.status <> 'draft'
    AND (i.subtotal <> coalesce(l.amount, 0)
         OR i.discount_total <> coalesce(l.discount, 0)
-        OR i.total <> coalesce(l.amount, 0) - coalesce(l.discount, 0)
+        OR i.total <> coalesce(l.amount, 0) - coalesce(l.discount, 0) + i.exclusive_tax
         OR i.amount_due <> i.total - i.credit_applied - coalesce(p.amount, 0))
  ORDER BY i.id
 """
@@ -164,7 +166,8 @@ async def check_invariants(session: AsyncSession) -> list[Violation]:
             org_id=r.org_id,
             detail=(
                 f"invoice {r.number}: subtotal {r.subtotal} (lines {r.lines}), discounts"
-                f" {r.discount_total} (lines {r.line_discounts}), total {r.total}, credit applied"
+                f" {r.discount_total} (lines {r.line_discounts}), exclusive tax {r.exclusive_tax},"
+                f" total {r.total}, credit applied"
                 f" {r.credit_applied}, credit notes before payment {r.prepaid}, amount due {r.amount_due}"
             ),
         )
@@ -180,6 +183,7 @@ async def check_invariants(session: AsyncSession) -> list[Violation]:
         )
         for r in await session.execute(_INVOICE_CREDITED)
     ]
+    found += await tax_violations(session)
     return found
 
 
