@@ -41,6 +41,9 @@ PAYMENT_PROVIDERS = ("stripe", "manual")
 CHANGE_KINDS = (
     "created", "quantity_changed", "cancel_scheduled", "cancel_unscheduled", "canceled", "renewed",
     "trial_ended", "past_due", "unpaid", "restored",  # the last three: dunning (billing_0022_dunning)
+    # plan changes, schedules and pauses (billing_0032_plan_changes)
+    "items_changed", "change_scheduled", "change_unscheduled", "scheduled_change_applied",
+    "paused", "resumed",
 )  # fmt: skip
 
 
@@ -189,7 +192,14 @@ class SubscriptionItem(Base):
 
     __tablename__ = "subscription_items"
     __table_args__ = (
-        UniqueConstraint("subscription_id", "price_id"),
+        # a price once among a subscription's current items (billing_0032_plan_changes)
+        Index(
+            "uq_subscription_items_current_price",
+            "subscription_id",
+            "price_id",
+            unique=True,
+            postgresql_where=text("removed_at IS NULL"),
+        ),
         CheckConstraint("quantity >= 1", name="quantity_positive"),
         {"schema": SCHEMA},
     )
@@ -202,6 +212,7 @@ class SubscriptionItem(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     provision_id: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    removed_at: Mapped[datetime | None]  # removed by a plan change (billing_0032_plan_changes)
 
 
 class SubscriptionChange(Base):
@@ -902,3 +913,4 @@ class UnpricedUsage(Timestamped, Base):
 from modules.billing.models.credit_grants import CreditGrant, CreditTransaction  # noqa: E402,F401
 from modules.billing.models.purchases import Purchase  # noqa: E402,F401
 from modules.billing.models.tax import InvoiceLineTax, TaxRate  # noqa: E402,F401
+from modules.billing.models.plan_changes import ScheduledChange, SubscriptionPause  # noqa: E402,F401

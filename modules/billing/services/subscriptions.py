@@ -89,9 +89,10 @@ def billing_cycle(sub: Subscription) -> BillingCycle:
 
 
 async def items_of(uow: UnitOfWork, sub: Subscription) -> list[SubscriptionItem]:
+    """The subscription's current items (an item removed by a plan change keeps its row)."""
     rows = await uow.session.scalars(
         select(SubscriptionItem)
-        .where(SubscriptionItem.subscription_id == sub.id)
+        .where(SubscriptionItem.subscription_id == sub.id, SubscriptionItem.removed_at.is_(None))
         .order_by(SubscriptionItem.id)
     )
     return list(rows)
