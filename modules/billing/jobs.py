@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from modules.billing.services import dunning
 from modules.billing.services.collection import RETRY_BATCH, retry_due_payments
+from modules.billing.services.credit_lifecycle import EXPIRE_BATCH, expire_due
 from modules.billing.services.renewals import RENEW_BATCH, renew_due
 from platform_core.messaging.scheduler import ScheduledJob, batched_job
 
@@ -35,4 +36,13 @@ ADVANCE_DUNNING = ScheduledJob(
         "Move accounts with invoices past due down their overdue policy's ladder (past_due, unpaid,"
         " canceled, frozen), each step once; and back up where the policy now asks less."
     ),
+)
+
+EXPIRE_CREDIT_GRANTS = batched_job(  # billing_0027_credit_grants
+    "billing.expire_credit_grants",
+    timedelta(minutes=15),
+    expire_due,
+    EXPIRE_BATCH,
+    summary="expired {} credit grant(s)",
+    description="Write an `expired` ledger row for what is left of each credit grant past expires_at, once.",
 )

@@ -324,3 +324,20 @@ class CreateTaxRate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class SetTaxRateActive(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     active: bool
+
+
+# Credit grants (billing_0027_credit_grants; routes/credit_grants.py, operators)
+class CreateCreditGrant(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`currency` defaults to the account's (the only one its invoices use); `priority`: lower
+    burns first; `applies_to_price_ids` empty: any line."""
+
+    amount: PositiveAmount
+    category: Literal["promotional", "paid"]
+    description: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    currency: Currency | None = None
+    priority: Annotated[int, msgspec.Meta(ge=0, le=100)] = 50
+    effective_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    expires_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    applies_to_price_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = msgspec.field(
+        default_factory=list
+    )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from modules.billing.contracts import INVOICE_FINALIZED, INVOICE_PAID, INVOICE_VOIDED
-from modules.billing.jobs import ADVANCE_DUNNING, RENEW_SUBSCRIPTIONS, RETRY_PAYMENTS
+from modules.billing.jobs import ADVANCE_DUNNING, EXPIRE_CREDIT_GRANTS, RENEW_SUBSCRIPTIONS, RETRY_PAYMENTS
 from modules.billing.routes import CONTROLLERS
-from modules.billing.services import collection, dunning, payment_methods
+from modules.billing.services import collection, credit_lifecycle, dunning, payment_methods
 from modules.billing.services.disputes import on_stripe_dispute
 from modules.billing.services.payments import on_stripe_payment_succeeded
 from modules.billing.services.refunds import on_stripe_charge_refunded, on_stripe_refund
@@ -30,6 +30,7 @@ MODULE = ModuleSpec(
         # dunning (services/dunning.py): paid up, by whichever path, in the same transaction
         Subscription(INVOICE_PAID, dunning.on_invoice_settled),
         Subscription(INVOICE_VOIDED, dunning.on_invoice_settled),
+        Subscription(INVOICE_VOIDED, credit_lifecycle.on_invoice_voided),  # used credit comes back
         *(
             Subscription(inbound_webhook_type("stripe", t), handler)
             for t, handler in (
@@ -48,5 +49,5 @@ MODULE = ModuleSpec(
         Subscription(inbound_webhook_type("stripe", "charge.refunded"), on_stripe_charge_refunded),
         Subscription(inbound_webhook_type("stripe", "charge.dispute.*"), on_stripe_dispute),
     ],
-    scheduled_jobs=[RENEW_SUBSCRIPTIONS, RETRY_PAYMENTS, ADVANCE_DUNNING],
+    scheduled_jobs=[RENEW_SUBSCRIPTIONS, RETRY_PAYMENTS, ADVANCE_DUNNING, EXPIRE_CREDIT_GRANTS],
 )

@@ -911,6 +911,6 @@ class UnpricedUsage(Timestamped, Base):
 
 
 from modules.billing.models.credit_grants import CreditGrant, CreditTransaction  # noqa: E402,F401
+from modules.billing.models.plan_changes import ScheduledChange, SubscriptionPause  # noqa: E402,F401
 from modules.billing.models.purchases import Purchase  # noqa: E402,F401
 from modules.billing.models.tax import InvoiceLineTax, TaxRate  # noqa: E402,F401
-from modules.billing.models.plan_changes import ScheduledChange, SubscriptionPause  # noqa: E402,F401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from modules.billing.routes.accounts import AccountController
 from modules.billing.routes.catalog import CatalogController
+from modules.billing.routes.credit_grants import CreditGrantController
 from modules.billing.routes.credit_notes import CreditNoteController
 from modules.billing.routes.discounts import DiscountController
 from modules.billing.routes.disputes import DisputeController
@@ -24,3 +25,4 @@ CONTROLLERS += [UnpricedUsageController]
 CONTROLLERS += [InvoicePaymentController]
 CONTROLLERS += [DiscountController]  # billing_0033_discounts_anytime
 CONTROLLERS += [TaxRateController]  # billing_0028_tax_rates
+CONTROLLERS += [CreditGrantController]  # billing_0027_credit_grants

@@ -23,7 +23,6 @@ from sqlalchemy.dialects.postgresql import insert
 
 from modules.billing.contracts import (
     CREDIT_GRANT_CREATED,
-    CREDIT_GRANT_EXPIRED,
     CREDIT_GRANT_VOIDED,
     CreditCategory,
     CreditGrantDTO,
@@ -35,11 +34,10 @@ from modules.billing.services.credit_burn import GrantBalance, PayableLine, burn
 from platform_core.core.clock import utcnow
 from platform_core.core.errors import Conflict, NotFound, Unprocessable
 from platform_core.core.ids import uuid7
-from platform_core.messaging.events import Event, Subject
+from platform_core.messaging.events import Subject
 from platform_core.messaging.uow import UnitOfWork
 
 DEFAULT_PRIORITY = 50
-EXPIRE_BATCH = 200
 _CATEGORIES: tuple[str, ...] = get_args(CreditCategory)
 _SOURCES: tuple[str, ...] = get_args(CreditSourceType)
 
@@ -91,7 +89,7 @@ async def remaining_of(uow: UnitOfWork, grant_ids: Iterable[uuid.UUID]) -> dict[
     return {grant_id: found.get(grant_id, 0) for grant_id in ids}
 
 
-def _ledger(
+def ledger_row(
     grant: CreditGrant, kind: str, amount: int, invoice_id: uuid.UUID | None = None
 ) -> CreditTransaction:
     return CreditTransaction(
@@ -104,7 +102,7 @@ def _ledger(
     )
 
 
-async def _announce(uow: UnitOfWork, event_type: str, dto: CreditGrantDTO) -> None:
+async def announce(uow: UnitOfWork, event_type: str, dto: CreditGrantDTO) -> None:
     await uow.emit(
         event_type,
         subject=Subject(type="credit_grant", id=str(dto.id), name=dto.description[:200]),
@@ -116,11 +114,8 @@ async def _announce(uow: UnitOfWork, event_type: str, dto: CreditGrantDTO) -> No
 async def _check_prices(uow: UnitOfWork, price_ids: Sequence[uuid.UUID], currency: str) -> None:
     if not price_ids:
         return
-    found = dict(
-        (await uow.session.execute(select(Price.id, Price.currency).where(Price.id.in_(price_ids))))
-        .tuples()
-        .all()
-    )
+    rows = await uow.session.execute(select(Price.id, Price.currency).where(Price.id.in_(price_ids)))
+    found: dict[uuid.UUID, str] = {pid: cur for pid, cur in rows}
     for price_id in price_ids:
         if price_id not in found:
             raise Unprocessable(f"price {price_id} does not exist", code="credit_price_not_found")
@@ -207,10 +202,10 @@ async def create_grant(
             )
         return grant_dto(existing, (await remaining_of(uow, [existing.id]))[existing.id])
     grant = await uow.session.get_one(CreditGrant, created)
-    uow.session.add(_ledger(grant, "grant", amount))
+    uow.session.add(ledger_row(grant, "grant", amount))
     await uow.session.flush()
     dto = grant_dto(grant, amount)
-    await _announce(uow, CREDIT_GRANT_CREATED, dto)
+    await announce(uow, CREDIT_GRANT_CREATED, dto)
     return dto
 
 
@@ -272,11 +267,11 @@ async def _void_locked(uow: UnitOfWork, grant: CreditGrant) -> CreditGrantDTO:
     if grant.voided_at is not None:
         return grant_dto(grant, remaining)
     if remaining > 0:
-        uow.session.add(_ledger(grant, "voided", -remaining))
+        uow.session.add(ledger_row(grant, "voided", -remaining))
     grant.voided_at = utcnow()
     await uow.session.flush()
     dto = grant_dto(grant, 0)
-    await _announce(uow, CREDIT_GRANT_VOIDED, dto)
+    await announce(uow, CREDIT_GRANT_VOIDED, dto)
     return dto
 
 
@@ -304,20 +299,17 @@ def payable_lines(lines: Iterable[InvoiceLine]) -> list[PayableLine]:
     return [PayableLine(price_id=line.price_id, amount=line.amount - line.discount_amount) for line in lines]
 
 
-def _balances(grants: Iterable[CreditGrant], remaining: dict[uuid.UUID, int]) -> list[GrantBalance]:
-    return [
-        GrantBalance(
-            id=g.id,
-            currency=g.currency,
-            remaining=remaining[g.id],
-            priority=g.priority,
-            effective_at=g.effective_at,
-            expires_at=g.expires_at,
-            created_at=g.created_at,
-            applies_to=frozenset(g.applies_to_price_ids),
-        )
-        for g in grants
-    ]
+def balance_of(grant: CreditGrant, remaining: int) -> GrantBalance:
+    return GrantBalance(
+        id=grant.id,
+        currency=grant.currency,
+        remaining=remaining,
+        priority=grant.priority,
+        effective_at=grant.effective_at,
+        expires_at=grant.expires_at,
+        created_at=grant.created_at,
+        applies_to=frozenset(grant.applies_to_price_ids),
+    )
 
 
 def _live_grants(account_id: uuid.UUID, currency: str, at: datetime) -> Select[CreditGrant]:
@@ -347,13 +339,15 @@ async def apply_to_invoice(
     by_id = {g.id: g for g in grants}
     remaining = await remaining_of(uow, by_id)
     paid = burn(
-        _balances(grants, remaining),
+        [balance_of(g, remaining[g.id]) for g in grants],
         payable_lines(lines),
         currency=invoice.currency,
         total=invoice.total,
         at=at,
     )
-    uow.session.add_all(_ledger(by_id[grant_id], "applied", -amount, invoice.id) for grant_id, amount in paid)
+    uow.session.add_all(
+        ledger_row(by_id[grant_id], "applied", -amount, invoice.id) for grant_id, amount in paid
+    )
     await uow.session.flush()
     return sum(amount for _, amount in paid)
 
@@ -370,78 +364,11 @@ async def available_for(
     if not grants or invoice_total <= 0:
         return 0
     remaining = await remaining_of(uow, (g.id for g in grants))
-    paid = burn(_balances(grants, remaining), payable, currency=account.currency, total=invoice_total, at=at)
+    paid = burn(
+        [balance_of(g, remaining[g.id]) for g in grants],
+        payable,
+        currency=account.currency,
+        total=invoice_total,
+        at=at,
+    )
     return sum(amount for _, amount in paid)
-
-
-async def on_invoice_voided(uow: UnitOfWork, event: Event) -> None:
-    """A voided invoice gives back the credit it used (`restored` rows), to grants that are
-    neither voided nor expired: credit that lapsed meanwhile stays spent."""
-    invoice_id = uuid.UUID(event.subject.id)
-    applied = list(
-        await uow.session.execute(
-            select(CreditTransaction.grant_id, CreditTransaction.amount).where(
-                CreditTransaction.invoice_id == invoice_id, CreditTransaction.kind == "applied"
-            )
-        )
-    )
-    if not applied:
-        return
-    grants = {
-        g.id: g
-        for g in await uow.session.scalars(
-            select(CreditGrant)
-            .where(CreditGrant.id.in_([grant_id for grant_id, _ in applied]))
-            .order_by(CreditGrant.id)
-            .with_for_update()
-        )
-    }
-    now = utcnow()
-    for grant_id, amount in applied:
-        grant = grants[grant_id]
-        if (
-            grant.voided_at is None
-            and grant.expired_at is None
-            and (grant.expires_at is None or grant.expires_at > now)
-        ):
-            await uow.session.execute(
-                insert(CreditTransaction.__table__)  # type: ignore[arg-type]
-                .values(
-                    id=uuid7(),
-                    grant_id=grant.id,
-                    org_id=grant.org_id,
-                    kind="restored",
-                    amount=-amount,
-                    invoice_id=invoice_id,
-                    created_at=now,
-                )
-                .on_conflict_do_nothing()
-            )
-
-
-async def expire_due(uow: UnitOfWork) -> int:
-    """Expire up to `EXPIRE_BATCH` grants whose `expires_at` passed: an `expired` ledger row
-    takes what is left (once per grant: a unique index and `expired_at`). Returns how many."""
-    now = utcnow()
-    due = list(
-        await uow.session.scalars(
-            select(CreditGrant)
-            .where(
-                CreditGrant.expires_at <= now,
-                CreditGrant.voided_at.is_(None),
-                CreditGrant.expired_at.is_(None),
-            )
-            .order_by(CreditGrant.expires_at, CreditGrant.id)
-            .limit(EXPIRE_BATCH)
-            .with_for_update(skip_locked=True)
-        )
-    )
-    remaining = await remaining_of(uow, (g.id for g in due))
-    for grant in due:
-        if remaining[grant.id] > 0:
-            uow.session.add(_ledger(grant, "expired", -remaining[grant.id]))
-        grant.expired_at = now
-    await uow.session.flush()
-    for grant in due:
-        await _announce(uow, CREDIT_GRANT_EXPIRED, grant_dto(grant, 0))
-    return len(due)

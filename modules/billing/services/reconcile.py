@@ -34,6 +34,7 @@ from modules.billing.contracts import (
     MoneyDocument,
     Violation,
 )
+from modules.billing.services.credit_reconcile import credit_violations
 from modules.billing.services.tax_reconcile import tax_violations
 
 IN_FLIGHT_OR_DONE = "('pending', 'requires_action', 'succeeded')"
@@ -184,6 +185,7 @@ async def check_invariants(session: AsyncSession) -> list[Violation]:
         for r in await session.execute(_INVOICE_CREDITED)
     ]
     found += await tax_violations(session)
+    found += await credit_violations(session)  # credit_balance
     return found
 
 
