@@ -2,7 +2,8 @@
 
 Billing drives provisioning through `provision` / `change_provision` / `deprovision` (grants go
 the same way), and its dunning through `suspend_pool` / `resume_pool` / `reinstate_provision`;
-products and other modules ask `check` and record usage with `ingest_usage`."""
+products and other modules ask `check` and record usage with `ingest_usage`; billing bills
+metered usage in arrears with `claim_usage` (previews: `usage_to_bill`)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from modules.entitlements.services.provisions import (
     reinstate_provision,
 )
 from modules.entitlements.services.suspensions import pool_suspension, resume_pool, suspend_pool
+from modules.entitlements.services.usage_billing import claim_usage, claimed_counts, usage_to_bill
 from platform_core.messaging.uow import UnitOfWork
 
 
@@ -53,6 +55,8 @@ __all__ = [
     "assign_workspace",
     "change_provision",
     "check",
+    "claim_usage",
+    "claimed_counts",
     "create_grant",
     "create_pool",
     "create_resource_key",
@@ -73,4 +77,5 @@ __all__ = [
     "revoke_grant",
     "set_ondemand",
     "suspend_pool",
+    "usage_to_bill",
 ]

@@ -314,3 +314,18 @@ class UsageOverage(msgspec.Struct, frozen=True, kw_only=True):
     billed_total: Decimal
     price_ref: str | None
     usage_event_ids: list[uuid.UUID]
+
+
+# usage billing (entitlements_0031_usage_billing)
+class ClaimedUsage(msgspec.Struct, frozen=True, kw_only=True):
+    """A pool's accepted, not yet claimed usage of one resource key that occurred in
+    [`since`, `until`): `quantity` aggregated per the key's `aggregation` over those events (0
+    when there are none), and the events themselves. Returned by `claim_usage` (which marks
+    them claimed by `claim_id`) and, without claiming, by `usage_to_bill`."""
+
+    resource_key: str
+    aggregation: Aggregation
+    quantity: Decimal
+    event_count: int
+    usage_event_ids: list[uuid.UUID]
+    claim_id: uuid.UUID | None = None

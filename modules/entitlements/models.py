@@ -395,7 +395,8 @@ class NumericEntitlementUsage(Timestamped, Base):
 
 class UsageEvent(Base):
     """Every consumption record, accepted or rejected (the usage trail). `event_id` is the
-    client's and unique per organization, which makes ingestion idempotent. Candidate for
+    client's and unique per organization, which makes ingestion idempotent. Accepted events
+    are billed once, by the claim that sets `claimed_by` (services/usage_billing.py). Candidate for
     monthly partitioning by `received_at` when it grows (docs/performance.md)."""
 
     __tablename__ = "usage_events"
@@ -407,6 +408,15 @@ class UsageEvent(Base):
         CheckConstraint("overage IS NULL OR overage > 0", name="overage_positive"),
         Index("ix_usage_events_org_id_id", "org_id", "id"),
         Index("ix_usage_events_workspace_id_id", "workspace_id", "id"),
+        # entitlements_0031_usage_billing: what billing has yet to claim, and what a claim took
+        Index(
+            "ix_usage_events_unclaimed",
+            "pool_id",
+            "resource_key",
+            "occurred_at",
+            postgresql_where=text("status = 'accepted' AND claimed_by IS NULL"),
+        ),
+        Index("ix_usage_events_claimed_by", "claimed_by", postgresql_where=text("claimed_by IS NOT NULL")),
         {"schema": SCHEMA},
     )
 
@@ -422,6 +432,9 @@ class UsageEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     overage: Mapped[Decimal | None] = mapped_column(Numeric)
     properties: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    # the pool the ingest attributed it to (no foreign key: a lock per event on the hot path)
+    pool_id: Mapped[uuid.UUID | None]
+    claimed_by: Mapped[uuid.UUID | None]  # the billing claim (metered-usage charge) that took it
 
 
 SUSPENSION_REASONS = ("nonpayment",)

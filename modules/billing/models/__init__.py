@@ -400,10 +400,11 @@ class InvoiceNumberSequence(Base):
 
 
 class PendingChargeUsageEvent(Base):
-    """Which usage events a usage pending charge bills."""
+    """Which usage events a usage pending charge bills: each event at most once (unique
+    usage_event_id, entitlements_0031_usage_billing)."""
 
     __tablename__ = "pending_charge_usage_events"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (UniqueConstraint("usage_event_id"), {"schema": SCHEMA})
 
     pending_charge_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("billing.pending_charges.id", ondelete="CASCADE"), primary_key=True

@@ -85,11 +85,11 @@ INSERT_EVENTS = """
 WITH ins AS (
   INSERT INTO entitlements.usage_events
          (id, org_id, event_id, workspace_id, resource_key, quantity, occurred_at, status, reason,
-          properties)
-  SELECT e.id, $1, e.event_id, e.ws, e.key, e.q, e.at, e.status, e.reason, e.props
+          properties, pool_id)
+  SELECT e.id, $1, e.event_id, e.ws, e.key, e.q, e.at, e.status, e.reason, e.props, e.pool
     FROM json_to_recordset($2::json)
          AS e(id uuid, event_id text, ws uuid, key text, q numeric, at timestamptz, status text,
-              reason text, props jsonb)
+              reason text, props jsonb, pool uuid)
       ON CONFLICT (org_id, event_id) DO NOTHING
   RETURNING event_id)
 SELECT count(*) AS n, CASE WHEN count(*) < $3 THEN array_agg(event_id) END AS inserted FROM ins
@@ -114,6 +114,7 @@ class _Row(msgspec.Struct):
     status: str
     reason: str | None
     props: msgspec.Raw
+    pool: uuid.UUID | None  # the pool the usage is attributed to (billed from: usage_billing.py)
 
 
 class _Patch(msgspec.Struct):
@@ -398,6 +399,7 @@ async def _insert(conn: Any, org_id: uuid.UUID, pending: list[_Pending]) -> set[
             status="rejected" if p.reason else "accepted",
             reason=p.reason,
             props=msgspec.Raw(p.props),
+            pool=p.target.pool_id if p.target is not None else None,
         )
         for p in pending
     ]
