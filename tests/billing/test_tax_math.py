@@ -18,6 +18,7 @@ from modules.billing.services.tax_math import (
     line_tax,
     rate_for,
     reverse_charged,
+    unverified_claims,
 )
 
 
@@ -84,34 +85,59 @@ RATES = [
 
 
 def test_the_rate_of_the_state_wins_over_the_country_s() -> None:
-    assert rate_for(Customer(country="US", state="CA", has_eu_vat_id=False), RATES) is RATES[1]
-    assert rate_for(Customer(country="US", state="NY", has_eu_vat_id=False), RATES) is RATES[0]
-    assert rate_for(Customer(country="US", state=None, has_eu_vat_id=False), RATES) is RATES[0]
-    assert rate_for(Customer(country="DE", state="BY", has_eu_vat_id=False), RATES) is RATES[2]
+    assert rate_for(Customer(country="US", state="CA"), RATES) is RATES[1]
+    assert rate_for(Customer(country="US", state="NY"), RATES) is RATES[0]
+    assert rate_for(Customer(country="US", state=None), RATES) is RATES[0]
+    assert rate_for(Customer(country="DE", state="BY"), RATES) is RATES[2]
 
 
 def test_no_country_or_no_rate_for_it_means_no_tax() -> None:
-    assert rate_for(Customer(country=None, state=None, has_eu_vat_id=False), RATES) is None
-    assert rate_for(Customer(country="FR", state=None, has_eu_vat_id=False), RATES) is None
+    assert rate_for(Customer(country=None, state=None), RATES) is None
+    assert rate_for(Customer(country="FR", state=None), RATES) is None
 
 
-def test_the_customer_is_read_from_the_account_s_address_and_tax_ids() -> None:
-    customer = customer_of({"country": " fr ", "state": "idf"}, [{"type": "eu_vat", "value": "FR123"}])
-    assert customer == Customer(country="FR", state="IDF", has_eu_vat_id=True)
-    assert customer_of(None, []) == Customer(country=None, state=None, has_eu_vat_id=False)
-    assert not customer_of({"country": "FR"}, [{"type": "eu_vat", "value": " "}]).has_eu_vat_id
-    assert not customer_of({"country": "FR"}, [{"type": "gb_vat", "value": "GB1"}]).has_eu_vat_id
+def test_the_customer_is_read_from_the_account_s_address_and_verified_tax_ids() -> None:
+    verified = {"type": "eu_vat", "value": "FR123", "verified": True}
+    customer = customer_of(
+        {"country": " fr ", "state": "idf"}, [{"type": "gb_vat", "value": "GB1"}, verified]
+    )
+    assert customer == Customer(country="FR", state="IDF", vat_country="FR")
+    assert customer_of(None, []) == Customer(country=None, state=None)
     assert customer_of({"country": 7}, []).country is None
+    # only a verified eu_vat id of a member state counts; Greece's VAT prefix EL is GR
+    for unproven in (
+        {"type": "eu_vat", "value": "FR123"},
+        {"type": "eu_vat", "value": "FR123", "verified": "true"},
+        {"type": "eu_vat", "value": "XX123", "verified": True},
+        {"type": "eu_vat", "value": 123, "verified": True},
+        {"type": "gb_vat", "value": "GB123", "verified": True},
+    ):
+        assert customer_of({"country": "FR"}, [unproven]).vat_country is None, unproven
+    assert customer_of({}, [{"type": "eu_vat", "value": "el999", "verified": True}]).vat_country == "GR"
 
 
-def test_reverse_charge_is_for_eu_businesses_of_another_member_state() -> None:
-    business_fr = Customer(country="FR", state=None, has_eu_vat_id=True)
+def test_reverse_charge_is_for_verified_eu_businesses_of_another_member_state() -> None:
+    business_fr = Customer(country="FR", state=None, vat_country="FR")
     assert reverse_charged(business_fr, "DE")
     assert not reverse_charged(business_fr, "FR")  # same country: the issuer charges its VAT
-    assert not reverse_charged(Customer(country="FR", state=None, has_eu_vat_id=False), "DE")  # a consumer
-    assert not reverse_charged(Customer(country="US", state=None, has_eu_vat_id=True), "DE")  # outside the EU
+    assert not reverse_charged(Customer(country="FR", state=None), "DE")  # a consumer
     assert not reverse_charged(business_fr, "GB")  # an issuer outside the EU
-    assert not reverse_charged(Customer(country=None, state=None, has_eu_vat_id=True), "DE")
+    # a VAT id of another country than the address proves nothing about where it is
+    assert not reverse_charged(Customer(country="FR", state=None, vat_country="IT"), "DE")
+    assert not reverse_charged(Customer(country=None, state=None, vat_country="FR"), "DE")
+    assert not reverse_charged(Customer(country="US", state=None, vat_country="FR"), "DE")
+
+
+def test_only_operators_verify_tax_ids() -> None:
+    vat = {"type": "eu_vat", "value": "FR123"}
+    verified = {**vat, "verified": True}
+    assert unverified_claims([], [verified])  # a claim
+    assert unverified_claims([vat], [verified])
+    assert unverified_claims([verified], [{**verified, "value": "FR999"}])  # another number
+    assert unverified_claims([], [{**vat, "verified": False}])  # the key itself is the operators'
+    assert not unverified_claims([verified], [verified, {"type": "eu_vat", "value": "DE1"}])  # kept as it is
+    assert not unverified_claims([verified], [])  # dropped
+    assert not unverified_claims([], [vat])
 
 
 PERCENT = st.decimals(min_value=0, max_value=Decimal("99.9999"), places=4)

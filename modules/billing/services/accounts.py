@@ -11,6 +11,7 @@ from modules.billing.contracts import ACCOUNT_CREATED, ACCOUNT_UPDATED, BillingA
 from modules.billing.models import BillingAccount
 from modules.billing.schemas import CreateAccount, UpdateAccount
 from modules.billing.services.collection import request_customer
+from modules.billing.services.taxes import check_tax_id_verification
 from modules.organization import api as org_api
 from platform_core.core.errors import Conflict, Forbidden, NotFound
 from platform_core.core.patching import apply_patch
@@ -63,6 +64,7 @@ async def create_account(uow: UnitOfWork, org_id: uuid.UUID, data: CreateAccount
     await org_api.get_organization(uow, org_id)
     if await uow.session.scalar(select(BillingAccount.id).where(BillingAccount.org_id == org_id)):
         raise Conflict("the organization already has a billing account", code="billing_account_exists")
+    check_tax_id_verification(uow, [], data.tax_ids)
     account = BillingAccount(
         org_id=org_id,
         name=data.name,
@@ -101,6 +103,8 @@ async def update_account(
     account = await account_row(uow, org_id, account_id)
     if changes.provider is not msgspec.UNSET:
         _chosen_provider(uow, changes.provider, account.provider)
+    if changes.tax_ids is not msgspec.UNSET:
+        check_tax_id_verification(uow, account.tax_ids, changes.tax_ids)
     changed = apply_patch(account, changes, {"email": str.lower})
     if "provider" in changed:
         await request_customer(uow, account)

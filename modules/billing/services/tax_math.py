@@ -60,38 +60,57 @@ def line_tax(amount: int, discount_amount: int, percentage: Decimal, *, inclusiv
 
 @dataclass(frozen=True)
 class Customer:
-    """What decides a customer's tax: its country (and state), and whether it holds an EU VAT id."""
+    """What decides a customer's tax: its country (and state), and the country of its VERIFIED
+    EU VAT id (None: none), which only an operator marks verified (`"verified": true`)."""
 
     country: str | None
     state: str | None
-    has_eu_vat_id: bool
+    vat_country: str | None = None
+
+
+def _vat_country(tax_id: dict[str, object]) -> str | None:
+    """The member state of a verified `eu_vat` id, from its prefix (Greece's EL is GR)."""
+    value = tax_id.get("value")
+    if tax_id.get("type") != EU_VAT or tax_id.get("verified") is not True or not isinstance(value, str):
+        return None
+    prefix = value.strip()[:2].upper()
+    return "GR" if prefix == "EL" else prefix if prefix in EU_COUNTRIES else None
 
 
 def customer_of(address: dict[str, object] | None, tax_ids: Iterable[dict[str, object]]) -> Customer:
-    """A billing account's `address.country` / `address.state` (upper-cased codes) and
-    whether one of its `tax_ids` is `{"type": "eu_vat", "value": <non-empty>}`."""
+    """A billing account's `address.country` / `address.state` (upper-cased codes) and the
+    member state of its first verified `eu_vat` tax id."""
     country = (address or {}).get("country")
     state = (address or {}).get("state")
     return Customer(
         country=country.strip().upper() or None if isinstance(country, str) else None,
         state=state.strip().upper() or None if isinstance(state, str) else None,
-        has_eu_vat_id=any(
-            t.get("type") == EU_VAT and isinstance(t.get("value"), str) and str(t.get("value")).strip()
-            for t in tax_ids
-        ),
+        vat_country=next((c for t in tax_ids if (c := _vat_country(t)) is not None), None),
     )
 
 
 def reverse_charged(customer: Customer, issuer_country: str) -> bool:
-    """EU reverse charge: a business customer (an `eu_vat` id) in an EU country other than the
-    issuer's, the issuer itself in the EU, pays no tax; the customer accounts for it."""
+    """EU reverse charge: a business customer of another member state than the issuer's (the
+    issuer itself in the EU) pays no tax; the customer accounts for it. Business and member
+    state are proven by a verified `eu_vat` id of the customer's own country (its address):
+    a VAT id of another country than the address proves nothing, and the address is taxed."""
     return (
-        customer.has_eu_vat_id
-        and customer.country is not None
-        and customer.country in EU_COUNTRIES
+        customer.vat_country is not None
+        and customer.vat_country == customer.country
         and issuer_country in EU_COUNTRIES
         and customer.country != issuer_country
     )
+
+
+def unverified_claims(before: Iterable[dict[str, object]], after: Iterable[dict[str, object]]) -> bool:
+    """Whether `after` marks a tax id `verified` that `before` did not hold verified as it is:
+    only operators verify tax ids (anyone may keep one unchanged, or drop it)."""
+
+    def key(t: dict[str, object]) -> tuple[str, str, object]:
+        return (str(t.get("type")), str(t.get("value")), t.get("verified"))
+
+    held = {key(t) for t in before if "verified" in t}
+    return any(key(t) not in held for t in after if "verified" in t)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 invoice is finalized, the same figures previewed without writing, and the taxes of invoices
 read back (one query for a whole page of them).
 
-Which tax applies (stated in modules/billing/README.md and ADR 0017):
-1. EU reverse charge: an account with an `eu_vat` tax id whose `address.country` is an EU
-   member state other than the issuer's (Settings `billing_issuer_country`, itself in the EU)
-   pays no tax. Each taxed line shows 0 tax with `reverse_charge`, naming no rate, and the
-   invoice says `reverse_charge: true`.
+Which tax applies (stated in modules/billing/README.md and ADR 0022):
+1. EU reverse charge: an account with a VERIFIED `eu_vat` tax id (`"verified": true`, set by
+   operators only: check_tax_id_verification) of its own `address.country`, an EU member
+   state other than the issuer's (Settings `billing_issuer_country`, itself in the EU), pays
+   no tax. Each taxed line shows 0 tax with `reverse_charge`, naming no rate, and the invoice
+   says `reverse_charge: true`.
 2. Otherwise the active rate of the account's country and `address.state`, else the active
    rate of its country with no state.
 3. No country on the account, or no active rate for it: no tax (no tax rows, `tax` 0).
@@ -20,7 +21,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -35,8 +36,10 @@ from modules.billing.services.tax_math import (
     plain_percentage,
     rate_for,
     reverse_charged,
+    unverified_claims,
 )
 from modules.billing.services.tax_math import Rate as MathRate
+from platform_core.core.errors import Forbidden
 from platform_core.messaging.uow import UnitOfWork
 
 REVERSE_CHARGE = "Reverse charge"
@@ -89,6 +92,19 @@ async def decide(uow: UnitOfWork, account: BillingAccount) -> Decision:
         ],
     )
     return Decision(reverse_charge=False, rate=rows[chosen.id] if chosen else None)
+
+
+def check_tax_id_verification(
+    uow: UnitOfWork, before: Iterable[dict[str, Any]], after: Iterable[dict[str, Any]]
+) -> None:
+    """Only operators mark a tax id `verified` (what the EU reverse charge needs): a customer
+    may keep a verified id unchanged or drop it, never add or alter one (403)."""
+    operator = uow.principal is not None and uow.principal.is_platform_admin
+    if not operator and unverified_claims(before, after):
+        raise Forbidden(
+            "only platform operators verify tax ids; send them without `verified`",
+            code="tax_id_verification_operators_only",
+        )
 
 
 async def _credit_lines(uow: UnitOfWork, lines: Iterable[TaxableLine]) -> set[uuid.UUID]:
