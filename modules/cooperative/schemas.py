@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
@@ -18,10 +18,20 @@ class ComputeAllocation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     surplus: Surplus
 
 
-class PayAllocationRow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """`credit`: a patronage dividend credit grant on the patron's billing account; `cash`: a
-    payment made outside Keel, recorded with its `reference` (and `paid_at`, default now)."""
+class CreditPayout(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="method", tag="credit"
+):
+    """A patronage dividend credit grant on the patron's billing account, granted now."""
 
-    method: Literal["credit", "cash"]
-    reference: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+
+class CashPayout(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="method", tag="cash"
+):
+    """A payment made outside Keel, recorded with its reference (and when: default now, never
+    later than now)."""
+
+    reference: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     paid_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+
+
+PayAllocationRow = CreditPayout | CashPayout

@@ -73,9 +73,12 @@ async def test_each_row_is_paid_once_as_credit_or_cash(
     # c: cash, paid outside Keel and recorded with its reference
     assert_problem(await coop.pay(draft["id"], row_c["id"], method="cash"), 400)
     assert_problem(await coop.pay(draft["id"], row_c["id"], method="credit", reference="bank-1"), 400)
+    assert_problem(await coop.pay(draft["id"], row_c["id"], method="cheque", reference="bank-1"), 400)
     future = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     assert_problem(
-        await coop.pay(draft["id"], row_c["id"], method="cash", reference="bank-1", paid_at=future), 400
+        await coop.pay(draft["id"], row_c["id"], method="cash", reference="bank-1", paid_at=future),
+        400,
+        "invalid_window",
     )
     when = datetime(2026, 3, 1, tzinfo=UTC).isoformat()
     cash = await ok(await coop.pay(draft["id"], row_c["id"], method="cash", reference="bank-1", paid_at=when))

@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from modules.cooperative import permissions as perm
 from modules.cooperative.contracts import AllocationDTO, AllocationRowDTO
-from modules.cooperative.schemas import ComputeAllocation, PayAllocationRow
+from modules.cooperative.schemas import CashPayout, ComputeAllocation, PayAllocationRow
 from modules.cooperative.services import allocations, payouts
 from platform_core.http.auth import requires
 from platform_core.http.list_params import Cursor, Limit
@@ -115,8 +115,12 @@ class AllocationController(Controller):
         data: JSONBody[PayAllocationRow],
         uow: NamedDependency[UnitOfWork],
     ) -> AllocationRowDTO:
+        if isinstance(data, CashPayout):
+            return await payouts.pay_row(
+                uow, allocation_id, row_id, method="cash", reference=data.reference, paid_at=data.paid_at
+            )
         return await payouts.pay_row(
-            uow, allocation_id, row_id, method=data.method, reference=data.reference, paid_at=data.paid_at
+            uow, allocation_id, row_id, method="credit", reference=None, paid_at=None
         )
 
     @post(

@@ -37,22 +37,10 @@ async def pay_row(
     reference: str | None,
     paid_at: datetime | None,
 ) -> AllocationRowDTO:
-    now = utcnow()
-    if method == "cash" and reference is None:
-        raise InvalidRequest(
-            "a cash payout names its reference",
-            errors=[{"field": "reference", "source": "body", "message": "required for cash"}],
-        )
-    if method == "credit" and (reference is not None or paid_at is not None):
-        raise InvalidRequest(
-            "a credit payout is granted now and referenced by its grant",
-            errors=[{"field": "reference", "source": "body", "message": "only for cash"}],
-        )
-    if paid_at is not None and paid_at > now:
-        raise InvalidRequest(
-            "paid_at is in the future",
-            errors=[{"field": "paid_at", "source": "body", "message": "not after now"}],
-        )
+    """`method` credit: a grant made now (`reference` and `paid_at` None); cash: `reference`
+    names the payment made outside Keel, `paid_at` (default now) is not in the future."""
+    if (method == "cash") != (reference is not None):
+        raise ValueError("a cash payout, and only one, has a reference")
     found = (
         await uow.session.execute(
             select(AllocationRow, Allocation, Patron.org_id)
@@ -65,6 +53,13 @@ async def pay_row(
     if found is None:
         raise NotFound("no such row in this allocation", code="allocation_row_not_found")
     row, allocation, org_id = found
+    now = utcnow()
+    if paid_at is not None and paid_at > now:
+        raise InvalidRequest(
+            "paid_at is in the future",
+            code="invalid_window",
+            errors=[{"field": "paid_at", "source": "body", "message": "not after now"}],
+        )
     existing = await uow.session.scalar(
         select(AllocationPayout).where(AllocationPayout.allocation_row_id == row.id)
     )
