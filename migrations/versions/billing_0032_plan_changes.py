@@ -4,7 +4,7 @@ Revision ID: billing_0032_plan_changes
 Revises: entitlements_0031_usage_billing
 Create Date: 2026-11-30
 
-After Stripe's subscription update, subscription schedules and `pause_collection` (ADR 0018):
+After Stripe's subscription update, subscription schedules and `pause_collection` (ADR 0024):
 
 - a subscription item can be removed (`removed_at`; its row stays, for the provision that
   references it and the trail), so a price is unique among a subscription's *current* items;

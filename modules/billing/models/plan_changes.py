@@ -1,5 +1,5 @@
 """Tables of plan changes scheduled for a period's end and of paused collection
-(billing_0032_plan_changes, ADR 0018)."""
+(billing_0032_plan_changes, ADR 0024)."""
 
 from __future__ import annotations
 
