@@ -3,6 +3,11 @@ FROM python:3.11-slim
 
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
 
+# DejaVu Sans: invoice and credit note PDFs print every customer's name as written (without it
+# they fall back to Helvetica, Windows-1252 only; modules/billing/services/document_pdf.py)
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     UV_COMPILE_BYTECODE=1 \

@@ -55,6 +55,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
     oidc_jwks_file: str | None = None
+    # who issues invoices and credit notes, as their documents show it (the country is
+    # `billing_issuer_country`); address lines are separated by newlines (or a literal "\n")
+    billing_issuer_name: str = "Keel Cooperative"
+    billing_issuer_address: str = ""
+    billing_issuer_tax_id: str = ""
 
 
 _ENV_PREFIX = "KEEL_"
