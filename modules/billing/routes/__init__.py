@@ -8,6 +8,7 @@ from modules.billing.routes.credit_grants import CreditGrantController
 from modules.billing.routes.credit_notes import CreditNoteController
 from modules.billing.routes.discounts import DiscountController
 from modules.billing.routes.disputes import DisputeController
+from modules.billing.routes.documents import DocumentController
 from modules.billing.routes.dunning import DunningController
 from modules.billing.routes.invoice_payments import InvoicePaymentController
 from modules.billing.routes.invoices import InvoiceController
@@ -26,3 +27,4 @@ CONTROLLERS += [InvoicePaymentController]
 CONTROLLERS += [DiscountController]  # billing_0033_discounts_anytime
 CONTROLLERS += [TaxRateController]  # billing_0028_tax_rates
 CONTROLLERS += [CreditGrantController]  # billing_0027_credit_grants
+CONTROLLERS += [DocumentController]  # invoice and credit note documents (PDF, HTML)
