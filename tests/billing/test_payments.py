@@ -79,14 +79,16 @@ async def test_a_stripe_payment_settles_its_invoice_once_and_credits_the_rest(
     assert (payment["status"], payment["amount"], payment["currency"], payment["invoice_id"]) == (
         "succeeded", 1200, "EUR", invoice["id"],
     )  # fmt: skip
-    async with runtime.engine.connect() as conn:
-        credit = await conn.scalar(
-            text(
-                "SELECT sum(amount) FROM billing.pending_charges WHERE account_id = :a AND invoice_id IS NULL"
-            ),
-            {"a": shop.account},
-        )
-    assert credit == -200
+    # the 200 paid beyond it is the account's credit, granted once
+    url = f"/billing/orgs/{shop.org}/accounts/{shop.account}/credit-balance"
+    balance = await ok(await shop.client.get(url, headers=shop.headers))
+    assert balance["balances"] == [{"currency": "EUR", "balance": 200, "available": 200}]
+    (credit,) = balance["grants"]
+    assert (credit["source_type"], credit["source_id"], credit["category"]) == (
+        "overpayment",
+        payment["id"],
+        "paid",
+    )
 
 
 async def test_payments_that_settle_nothing_are_kept_unmatched(shop: Shop, runtime: Runtime) -> None:

@@ -275,9 +275,11 @@ async def _void_locked(uow: UnitOfWork, grant: CreditGrant) -> CreditGrantDTO:
     return dto
 
 
-async def void_source_grant(uow: UnitOfWork, source_type: str, source_id: uuid.UUID) -> CreditGrantDTO | None:
-    """Void the grant a source made, if it made one and none of it was used; 409
-    `credit_grant_used` when an invoice used some of it (the source then stands)."""
+async def void_source_grant(
+    uow: UnitOfWork, source_type: str, source_id: uuid.UUID, *, used_code: str = "credit_grant_used"
+) -> CreditGrantDTO | None:
+    """Void the grant a source made, if it made one and none of it was used; 409 (`used_code`)
+    when an invoice used some of it: the source then stands, as it was spent."""
     grant = await uow.session.scalar(
         select(CreditGrant)
         .where(CreditGrant.source_type == source_type, CreditGrant.source_id == source_id)
@@ -290,7 +292,7 @@ async def void_source_grant(uow: UnitOfWork, source_type: str, source_id: uuid.U
     if grant.voided_at is None and remaining < grant.amount:
         raise Conflict(
             f"{grant.amount - remaining} {grant.currency} of credit grant {grant.id} was already used",
-            code="credit_grant_used",
+            code=used_code,
         )
     return await _void_locked(uow, grant)
 

@@ -3,9 +3,10 @@ integration's inbound webhooks (`integration.inbound.stripe.payment_intent.succe
 the Keel invoice named in the intent's `metadata.keel_invoice_id`.
 
 A payment is recorded once per provider id. It settles an open invoice of the same currency
-when it covers the amount due; anything paid beyond that becomes a credit for the account's
-next invoice. A payment that settles nothing (no such invoice, already settled, another
-currency, too little) is kept as `unmatched` with the reason, for an operator."""
+when it covers the amount due; anything paid beyond that becomes a credit grant of the
+account (source `overpayment`, once per payment). A payment that settles nothing (no such
+invoice, already settled, another currency, too little) is kept as `unmatched` with the
+reason, for an operator."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from modules.billing.contracts import PAYMENT_RECEIVED, PaymentDTO
-from modules.billing.models import BillingAccount, Invoice, Payment
-from modules.billing.services.invoices import add_pending_charge, mark_paid
+from modules.billing.models import Invoice, Payment
+from modules.billing.services.credit_grants import grant_credit
+from modules.billing.services.invoices import mark_paid
 from platform_core.core.errors import InvalidRequest
 from platform_core.core.ids import uuid7
 from platform_core.messaging.events import Event, Subject
@@ -96,13 +98,15 @@ async def record_payment(uow: UnitOfWork, payment: ProviderPayment) -> None:
     if invoice is not None and reason is None:
         await mark_paid(uow, invoice.id)
         if payment.amount > invoice.amount_due:
-            account = await uow.session.get_one(BillingAccount, invoice.account_id)
-            await add_pending_charge(
+            await grant_credit(
                 uow,
-                account,
-                kind="credit",
+                account_id=invoice.account_id,
+                amount=payment.amount - invoice.amount_due,
+                currency=invoice.currency,
+                category="paid",
                 description=f"Overpayment of {invoice.number} ({payment.provider} {payment.payment_id})",
-                amount=invoice.amount_due - payment.amount,
+                source_type="overpayment",
+                source_id=recorded,
             )
     await uow.emit(
         PAYMENT_RECEIVED,
