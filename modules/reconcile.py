@@ -60,7 +60,8 @@ def billing_group() -> None:
 def reconcile_command() -> None:
     """Check billing's invariants over every account: refunds + credit note refunds + lost
     disputes within what each invoice was paid; invoice totals from their lines; patronage =
-    paid - refunded - credited - lost disputes per account; every payment, refund, credit
+    paid - refunded - credited - lost disputes per account; approved patronage allocations add
+    up to their surplus and still match their year's patronage; every payment, refund, credit
     note and dispute audited exactly once. Prints a JSON report; exits 1 on any violation,
     each also named on stderr."""
 
