@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from modules.billing.contracts import TaxAmountDTO
 from modules.billing.models import BillingAccount, Invoice, InvoiceLineItem, PendingCharge
@@ -40,6 +40,7 @@ from modules.billing.services.tax_math import (
 )
 from modules.billing.services.tax_math import Rate as MathRate
 from platform_core.core.errors import Forbidden
+from platform_core.core.ids import uuid7
 from platform_core.messaging.uow import UnitOfWork
 
 REVERSE_CHARGE = "Reverse charge"
@@ -181,29 +182,44 @@ async def tax_invoice(
     `invoice_line_taxes` row per taxed line, then the invoice's `tax`, `exclusive_tax`,
     `reverse_charge` and total = subtotal - discount_total + exclusive tax. Returns the tax."""
     assert invoice.status == "draft"
-    decision, amounts = await _line_amounts(uow, account, lines)
-    rows = [
-        InvoiceLineTax(
-            invoice_id=invoice.id,
-            line_id=line.id,
-            tax_rate_id=amount.tax_rate_id,
-            taxable_amount=amount.taxable_amount,
-            amount=amount.amount,
-            inclusive=amount.inclusive,
-            reverse_charge=amount.reverse_charge,
-        )
-        for line, amount in zip(lines, amounts, strict=True)
-        if amount is not None
-    ]
-    uow.session.add_all(rows)
-    await uow.session.flush()  # while the invoice is still a draft (the rows' trigger checks it)
+    # nothing of the invoice's half-computed figures is flushed meanwhile (its CHECKs would
+    # refuse them); the rows are written now, while the invoice is a draft in the database
+    # (their trigger checks it)
+    with uow.session.no_autoflush:
+        decision, amounts = await _line_amounts(uow, account, lines)
+        rows = await _write_line_taxes(uow, invoice, lines, amounts)
     totals = invoice_totals(
-        ((line.amount, line.discount_amount) for line in lines), ((r.amount, r.inclusive) for r in rows)
+        ((line.amount, line.discount_amount) for line in lines), ((r["amount"], r["inclusive"]) for r in rows)
     )
     invoice.subtotal, invoice.discount_total = totals.subtotal, totals.discount_total
     invoice.tax, invoice.exclusive_tax, invoice.total = totals.tax, totals.exclusive_tax, totals.total
     invoice.reverse_charge = decision.reverse_charge and bool(rows)
     return totals.tax
+
+
+async def _write_line_taxes(
+    uow: UnitOfWork,
+    invoice: Invoice,
+    lines: Sequence[InvoiceLineItem],
+    amounts: Sequence[TaxAmountDTO | None],
+) -> list[dict[str, Any]]:
+    rows = [
+        {
+            "id": uuid7(),
+            "invoice_id": invoice.id,
+            "line_id": line.id,
+            "tax_rate_id": amount.tax_rate_id,
+            "taxable_amount": amount.taxable_amount,
+            "amount": amount.amount,
+            "inclusive": amount.inclusive,
+            "reverse_charge": amount.reverse_charge,
+        }
+        for line, amount in zip(lines, amounts, strict=True)
+        if amount is not None
+    ]
+    if rows:
+        await uow.session.execute(insert(InvoiceLineTax), rows)
+    return rows
 
 
 @dataclass(frozen=True)
