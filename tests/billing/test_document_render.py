@@ -13,12 +13,20 @@ from decimal import Decimal
 import msgspec
 from pypdf import PdfReader
 
-from modules.billing.contracts import BillingAccountDTO, InvoiceDTO, InvoiceLineDTO, TaxAmountDTO
+from modules.billing.contracts import (
+    BillingAccountDTO,
+    CreditNoteDTO,
+    CreditNoteLineDTO,
+    InvoiceDTO,
+    InvoiceLineDTO,
+    TaxAmountDTO,
+)
 from modules.billing.services.document_html import render_html
 from modules.billing.services.document_model import (
     REVERSE_CHARGE_NOTE,
     CreditNoteSummary,
     Document,
+    credit_note_document,
     invoice_document,
     issuer_party,
 )
@@ -234,3 +242,53 @@ def test_whatever_an_account_holds_the_first_page_keeps_its_layout() -> None:
     assert "Crowded Name with breaks" in first
     assert "Description" in first  # the lines table still starts on the first page
     assert "page 1 of" in first
+
+
+def test_a_credit_note_shows_its_tax_share_and_where_the_money_went() -> None:
+    note = CreditNoteDTO(
+        id=uuid.uuid4(),
+        number="KEEL-CN-000009",
+        org_id=uuid.uuid4(),
+        account_id=uuid.uuid4(),
+        invoice_id=uuid.uuid4(),
+        invoice_paid=True,
+        status="void",
+        currency="JPY",
+        reason="product_unsatisfactory",
+        memo="Sorry about that",
+        amount=11900,
+        pre_payment_amount=0,
+        refund_amount=10000,
+        credit_amount=1900,
+        refund_id=None,
+        lines=[
+            CreditNoteLineDTO(
+                id=uuid.uuid4(),
+                invoice_line_id=None,
+                description="Team plan",
+                quantity=1,
+                amount=11900,
+                tax_amount=1900,
+            )
+        ],
+        created_at=AT,
+        voided_at=AT,
+        tax_amount=1900,
+    )
+    doc = credit_note_document(note, "KEEL-000777", account(), ISSUER)
+    assert (doc.title, doc.number, doc.marker, doc.filename) == (
+        "Credit note",
+        "KEEL-CN-000009",
+        "VOID",
+        "KEEL-CN-000009.pdf",
+    )
+    assert [(f.label, f.value) for f in doc.totals] == [
+        ("Total credited", "11,900 JPY"),
+        ("Tax included", "1,900 JPY"),
+        ("Refunded", "10,000 JPY"),
+        ("Credit for the next invoice", "1,900 JPY"),
+    ]
+    assert ("Invoice", "KEEL-000777") in [(f.label, f.value) for f in doc.facts]
+    assert ("Reason", "Product unsatisfactory") in [(f.label, f.value) for f in doc.facts]
+    assert doc.lines[0].details == ["Tax included: 1,900 JPY"]
+    assert doc.notes == ["Sorry about that"]

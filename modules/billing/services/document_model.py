@@ -232,6 +232,8 @@ def credit_note_document(
         Figure("Currency", note.currency),
     ]
     totals = [Figure("Total credited", money(note.amount), strong=True)]
+    if note.tax_amount:
+        totals.append(Figure("Tax included", money(note.tax_amount)))
     totals += [
         Figure(label, money(amount))
         for label, amount in (
@@ -253,7 +255,7 @@ def credit_note_document(
         lines=[
             DocumentLine(
                 description=line.description,
-                details=[],
+                details=[f"Tax included: {money(line.tax_amount)}"] if line.tax_amount else [],
                 quantity="" if line.quantity is None else f"{line.quantity:,}",
                 unit_amount="",
                 discount="",
