@@ -26,6 +26,16 @@ NEW_SOURCES = "('subscription_item', 'pending_charge', 'proration', 'purchase', 
 OLD_KINDS = "('proration', 'credit', 'one_off', 'usage')"
 NEW_KINDS = "('proration', 'credit', 'one_off', 'usage', 'purchase', 'metered_usage')"
 
+FINAL_DUE = (
+    "amount_due >= 0 AND amount_due <= total - credit_applied"
+    " AND amount_due >= total - credit_applied - amount_credited"
+)
+# a draft owes nothing yet and its figures move with its lines; it may even be negative until
+# finalization carries the surplus credit forward
+DRAFT_OR_FINAL_DUE = f"status = 'draft' AND amount_due = 0 OR status <> 'draft' AND {FINAL_DUE}"
+FINAL_CREDITED = "amount_credited BETWEEN 0 AND total"
+DRAFT_OR_FINAL_CREDITED = "amount_credited >= 0 AND (status = 'draft' OR amount_credited <= total)"
+
 GUARD_LINE_INSERT = (
     """CREATE FUNCTION billing.reject_line_on_final_invoice() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -50,7 +60,14 @@ def _checks(sources: str, kinds: str) -> None:
         op.create_check_constraint(name, table, f"{column} IN {values}", schema=S)
 
 
+def _amount_checks(due: str, credited: str) -> None:
+    for name, condition in (("amount_due", due), ("amount_credited", credited)):
+        op.drop_constraint(op.f(f"ck_invoices_{name}"), "invoices", schema=S, type_="check")
+        op.create_check_constraint(op.f(f"ck_invoices_{name}"), "invoices", condition, schema=S)
+
+
 def upgrade() -> None:
+    _amount_checks(DRAFT_OR_FINAL_DUE, DRAFT_OR_FINAL_CREDITED)
     op.add_column("invoices", sa.Column("auto_finalize_at", sa.DateTime(timezone=True)), schema=S)
     op.create_index(
         op.f("ix_invoices_auto_finalize"),
@@ -79,3 +96,5 @@ def downgrade() -> None:
         op.drop_column(table, "price_id", schema=S)
     op.drop_index(op.f("ix_invoices_auto_finalize"), "invoices", schema=S)
     op.drop_column("invoices", "auto_finalize_at", schema=S)
+    op.execute("UPDATE billing.invoices SET amount_due = total WHERE status = 'draft'")
+    _amount_checks(FINAL_DUE, FINAL_CREDITED)

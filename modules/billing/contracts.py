@@ -187,6 +187,7 @@ class InvoiceLineDTO(msgspec.Struct, frozen=True, kw_only=True):
     period_start: datetime | None
     period_end: datetime | None
     tax_amounts: list[TaxAmountDTO] = []  # its tax (billing_0028_tax_rates); none: untaxed
+    price_id: uuid.UUID | None = None
 
 
 class InvoiceDTO(msgspec.Struct, frozen=True, kw_only=True):
@@ -222,6 +223,7 @@ class InvoiceDTO(msgspec.Struct, frozen=True, kw_only=True):
     exclusive_tax: int = 0
     reverse_charge: bool = False
     total_tax_amounts: list[TaxAmountDTO] = []
+    auto_finalize_at: datetime | None = None  # a draft: when the finalize job finalizes it
 
 
 PAYMENT_RECEIVED = "billing.payment.received"
@@ -670,33 +672,6 @@ class CreditBalanceDTO(msgspec.Struct, frozen=True, kw_only=True):
     grants: list[CreditGrantDTO]  # every grant with something left, in burn order
 
 
-# Discounts on accounts and subscriptions (billing_0033_discounts_anytime)
-DISCOUNT_APPLIED = "billing.discount.applied"
-DISCOUNT_REMOVED = "billing.discount.removed"
-DiscountEndReason = Literal["used", "expired", "removed"]
-
-
-class DiscountDTO(msgspec.Struct, frozen=True, kw_only=True):
-    """A coupon applied to an account (`subscription_id` null: every invoice of the account)
-    or to one subscription (its invoices; it overrides the account's); also the data of
-    `billing.discount.*` events. `status` is `active` while it still applies to new invoices."""
-
-    id: uuid.UUID
-    org_id: uuid.UUID
-    account_id: uuid.UUID
-    subscription_id: uuid.UUID | None
-    coupon: CouponDTO
-    promotion_code: str | None
-    status: Literal["active", "ended"]
-    starts_at: datetime
-    ends_at: datetime | None  # a repeating coupon's end; null: once (until used) or forever
-    ended_at: datetime | None
-    end_reason: DiscountEndReason | None
-    applied_by: str | None
-    applied_by_operator: bool
-    ended_by: str | None
-
-
 # tax rates (billing_0028_tax_rates)
 TAX_RATE_CREATED = "billing.tax_rate.created"
 TAX_RATE_UPDATED = "billing.tax_rate.updated"
@@ -731,3 +706,159 @@ class TaxAmountDTO(msgspec.Struct, frozen=True, kw_only=True):
     taxable_amount: int
     amount: int
     reverse_charge: bool = False
+
+
+# Discounts on accounts and subscriptions (billing_0033_discounts_anytime)
+DISCOUNT_APPLIED = "billing.discount.applied"
+DISCOUNT_REMOVED = "billing.discount.removed"
+DiscountEndReason = Literal["used", "expired", "removed"]
+
+
+class DiscountDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """A coupon applied to an account (`subscription_id` null: every invoice of the account)
+    or to one subscription (its invoices; it overrides the account's); also the data of
+    `billing.discount.*` events. `status` is `active` while it still applies to new invoices."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    account_id: uuid.UUID
+    subscription_id: uuid.UUID | None
+    coupon: CouponDTO
+    promotion_code: str | None
+    status: Literal["active", "ended"]
+    starts_at: datetime
+    ends_at: datetime | None  # a repeating coupon's end; null: once (until used) or forever
+    ended_at: datetime | None
+    end_reason: DiscountEndReason | None
+    applied_by: str | None
+    applied_by_operator: bool
+    ended_by: str | None
+
+
+# One-time purchases (billing_0029_purchases)
+PURCHASE_CREATED = "billing.purchase.created"
+PURCHASE_VOIDED = "billing.purchase.voided"
+PurchaseStatus = Literal["completed", "void"]
+
+
+class PurchaseDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """One `one_time` price x quantity bought by an account. `amount` is the price's amount for
+    the quantity (tiers applied) in minor units. `invoice_id` is the invoice that bills it:
+    its own when invoiced at once, else the account's next invoice once one takes its
+    `pending_charge_id` (None until then). `provision_id`: its product's entitlement set in
+    `pool_id`, non-expiring; a voided purchase's provision is revoked."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    account_id: uuid.UUID
+    pool_id: uuid.UUID | None
+    price_id: uuid.UUID
+    description: str
+    quantity: int
+    amount: int
+    currency: str
+    status: PurchaseStatus
+    invoice_id: uuid.UUID | None
+    pending_charge_id: uuid.UUID | None
+    provision_id: uuid.UUID | None
+    created_by: str | None
+    created_at: datetime
+    voided_at: datetime | None
+
+
+class PurchaseOrderDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """What one purchase request bought: a purchase per item, and the invoice finalized for
+    them (None when they wait for the account's next invoice)."""
+
+    purchases: list[PurchaseDTO]
+    invoice: InvoiceDTO | None
+
+
+# Plan changes, scheduled changes, pauses and the upcoming invoice (billing_0032_plan_changes)
+ProrationBehavior = Literal["create_prorations", "none", "always_invoice"]
+PauseBehavior = Literal["keep_as_draft", "mark_uncollectible", "void"]
+ScheduledChangeStatus = Literal["scheduled", "applied", "canceled"]
+SUBSCRIPTION_PAUSED = "billing.subscription.paused"
+SUBSCRIPTION_RESUMED = "billing.subscription.resumed"
+INVOICE_MARKED_UNCOLLECTIBLE = "billing.invoice.marked_uncollectible"
+
+
+class ItemChange(msgspec.Struct, frozen=True, kw_only=True):
+    """One item of a plan change (Stripe's `items[]`): `id` names an item (absent: a new one),
+    `price_id` swaps or sets its price, `quantity` its quantity, `deleted` removes it."""
+
+    id: uuid.UUID | None = None
+    price_id: uuid.UUID | None = None
+    quantity: int | None = None
+    deleted: bool = False
+
+
+class ScheduledChangeDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """Item changes waiting for `effective_at` (the period's end), applied by the renewal
+    before the new period is invoiced. `outcome` says why a change was not applied."""
+
+    id: uuid.UUID
+    subscription_id: uuid.UUID
+    items: list[ItemChange]
+    effective_at: datetime
+    status: ScheduledChangeStatus
+    outcome: str | None
+    applied_at: datetime | None
+    canceled_at: datetime | None
+    created_at: datetime
+
+
+class PlanChangeDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """A plan change's result: the subscription now, the proration it created, the invoice
+    `always_invoice` finalized at once, or the scheduled change when it waits for the period's end."""
+
+    subscription: SubscriptionDTO
+    proration: list[ProrationLine]
+    invoice: InvoiceDTO | None
+    scheduled_change: ScheduledChangeDTO | None
+
+
+class SubscriptionPauseDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """Collection paused (Stripe's `pause_collection`) from `paused_at`; in force while
+    `resumed_at` is None; resumed automatically at `resumes_at`."""
+
+    id: uuid.UUID
+    subscription_id: uuid.UUID
+    behavior: PauseBehavior
+    resumes_at: datetime | None
+    paused_at: datetime
+    resumed_at: datetime | None
+
+
+class UpcomingLineDTO(msgspec.Struct, frozen=True, kw_only=True):
+    source: str
+    description: str
+    amount: int
+    discount_amount: int
+    quantity: int | None
+    unit_amount: int | None
+    period_start: datetime | None
+    period_end: datetime | None
+    price_id: uuid.UUID | None
+
+
+class UpcomingInvoiceDTO(msgspec.Struct, frozen=True, kw_only=True):
+    """The invoice the subscription's next period would get, computed without writing anything
+    (no number, no id): its licensed items, the account's pending charges (with the proposed
+    change's proration), discounts, tax and credit. `proration` repeats the lines the proposed
+    change would create, at `proration_date`."""
+
+    account_id: uuid.UUID
+    subscription_id: uuid.UUID
+    currency: str
+    period_start: datetime
+    period_end: datetime
+    lines: list[UpcomingLineDTO]
+    proration: list[ProrationLine]
+    proration_date: datetime | None
+    subtotal: int
+    discount_total: int
+    tax: int
+    total: int
+    credit_applied: int
+    amount_due: int

@@ -292,19 +292,15 @@ class WaiveUnpricedUsage(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 
 
-# Discounts on accounts and subscriptions (billing_0033_discounts_anytime)
-class ApplyCoupon(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Operators: a coupon on the organization's account, or on one of its subscriptions."""
+# Draft invoices (services/invoice_drafts.py, operators)
+class AddInvoiceLine(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A one-off line on a draft: `quantity` x `unit_amount` (negative for a credit), or x the
+    unit amount of a one-time per-unit `price_id` (give one of the two)."""
 
-    coupon_id: uuid.UUID
-    subscription_id: uuid.UUID | None = None
-
-
-class RedeemPromotionCode(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """A promotion code (case-insensitive) on the account, or on one of its subscriptions."""
-
-    code: Annotated[str, msgspec.Meta(min_length=3, max_length=50)]
-    subscription_id: uuid.UUID | None = None
+    description: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    quantity: Quantity = 1
+    unit_amount: Annotated[int, msgspec.Meta(ge=-(10**12), le=10**12)] | None = None
+    price_id: uuid.UUID | None = None
 
 
 # tax rates (billing_0028_tax_rates; routes/tax_rates.py, operators)
@@ -324,6 +320,69 @@ class CreateTaxRate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class SetTaxRateActive(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     active: bool
+
+
+# Discounts on accounts and subscriptions (billing_0033_discounts_anytime)
+class ApplyCoupon(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Operators: a coupon on the organization's account, or on one of its subscriptions."""
+
+    coupon_id: uuid.UUID
+    subscription_id: uuid.UUID | None = None
+
+
+class RedeemPromotionCode(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A promotion code (case-insensitive) on the account, or on one of its subscriptions."""
+
+    code: Annotated[str, msgspec.Meta(min_length=3, max_length=50)]
+    subscription_id: uuid.UUID | None = None
+
+
+# One-time purchases (billing_0029_purchases)
+class PurchaseItem(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    price_id: uuid.UUID
+    quantity: Quantity = 1
+
+
+class CreatePurchase(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Buy active `one_time` prices in the account's currency. `pool_id` receives the products'
+    entitlement sets (required when one has a set). `invoice_now` (default): an invoice
+    finalized at once; false: pending charges the account's next invoice carries (Stripe's
+    `add_invoice_items`)."""
+
+    account_id: uuid.UUID
+    pool_id: uuid.UUID | None = None
+    items: Annotated[list[PurchaseItem], msgspec.Meta(min_length=1, max_length=20)]
+    invoice_now: bool = True
+
+
+# Plan changes and pauses (billing_0032_plan_changes)
+class ItemChangeIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`id` of an item to change (absent: a new item, which needs `price_id`); `price_id` to
+    swap its price; `quantity`; `deleted: true` (alone) removes it."""
+
+    id: uuid.UUID | None = None
+    price_id: uuid.UUID | None = None
+    quantity: Quantity | None = None
+    deleted: bool = False
+
+
+class UpdateSubscription(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Stripe's subscription update. `at: now` (default) prorates per `proration_behavior`
+    (default `create_prorations`) at `proration_date` (default now; within the current period
+    and the last hour); `at: period_end` schedules the change (nothing prorated)."""
+
+    items: Annotated[list[ItemChangeIn], msgspec.Meta(min_length=1, max_length=20)]
+    proration_behavior: Literal["create_prorations", "none", "always_invoice"] | None = None
+    proration_date: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    at: Literal["now", "period_end"] = "now"
+
+
+class PauseCollection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Stripe's `pause_collection`. `keep_as_draft` keeps the service and needs `resumes_at`
+    (at most 90 days ahead): its invoices wait as drafts until then."""
+
+    behavior: Literal["keep_as_draft", "mark_uncollectible", "void"]
+    resumes_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
 
 
 # Credit grants (billing_0027_credit_grants; routes/credit_grants.py, operators)

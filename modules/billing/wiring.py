@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from modules.billing.contracts import INVOICE_FINALIZED, INVOICE_PAID, INVOICE_VOIDED
-from modules.billing.jobs import ADVANCE_DUNNING, EXPIRE_CREDIT_GRANTS, RENEW_SUBSCRIPTIONS, RETRY_PAYMENTS
+from modules.billing.jobs import (
+    ADVANCE_DUNNING,
+    EXPIRE_CREDIT_GRANTS,
+    FINALIZE_INVOICES,
+    RENEW_SUBSCRIPTIONS,
+    RESUME_SUBSCRIPTIONS,  # billing_0032_plan_changes
+    RETRY_PAYMENTS,
+)
 from modules.billing.routes import CONTROLLERS
-from modules.billing.services import collection, credit_lifecycle, dunning, payment_methods
+from modules.billing.services import collection, credit_lifecycle, dunning, payment_methods, purchases
 from modules.billing.services.disputes import on_stripe_dispute
 from modules.billing.services.payments import on_stripe_payment_succeeded
 from modules.billing.services.refunds import on_stripe_charge_refunded, on_stripe_refund
@@ -31,6 +38,7 @@ MODULE = ModuleSpec(
         Subscription(INVOICE_PAID, dunning.on_invoice_settled),
         Subscription(INVOICE_VOIDED, dunning.on_invoice_settled),
         Subscription(INVOICE_VOIDED, credit_lifecycle.on_invoice_voided),  # used credit comes back
+        Subscription(INVOICE_VOIDED, purchases.on_invoice_voided),  # a void invoice's purchases are void
         *(
             Subscription(inbound_webhook_type("stripe", t), handler)
             for t, handler in (
@@ -49,5 +57,12 @@ MODULE = ModuleSpec(
         Subscription(inbound_webhook_type("stripe", "charge.refunded"), on_stripe_charge_refunded),
         Subscription(inbound_webhook_type("stripe", "charge.dispute.*"), on_stripe_dispute),
     ],
-    scheduled_jobs=[RENEW_SUBSCRIPTIONS, RETRY_PAYMENTS, ADVANCE_DUNNING, EXPIRE_CREDIT_GRANTS],
+    scheduled_jobs=[
+        RENEW_SUBSCRIPTIONS,
+        FINALIZE_INVOICES,
+        RETRY_PAYMENTS,
+        ADVANCE_DUNNING,
+        RESUME_SUBSCRIPTIONS,
+        EXPIRE_CREDIT_GRANTS,
+    ],
 )

@@ -24,7 +24,9 @@ async def paid_invoice(
     """A new subscription's invoice, paid in full by a Stripe payment: (invoice, payment)."""
     price = await shop.price(unit_amount=unit_amount)
     await shop.subscribe((price["id"], 1))
-    invoices = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    invoices = (await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers)))[
+        "items"
+    ]
     invoice = max(invoices, key=lambda i: i["number"])
     await deliver(shop, runtime, intent(invoice["amount_due"], invoice["id"]))
     (payment,) = [p for p in await payments(shop) if p["invoice_id"] == invoice["id"]]
@@ -34,7 +36,9 @@ async def paid_invoice(
 async def open_invoice(shop: Shop, unit_amount: int = 1000) -> dict[str, Any]:
     price = await shop.price(unit_amount=unit_amount)
     await shop.subscribe((price["id"], 1))
-    invoices = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    invoices = (await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers)))[
+        "items"
+    ]
     invoice: dict[str, Any] = max(invoices, key=lambda i: i["number"])
     assert invoice["status"] == "open"
     return invoice

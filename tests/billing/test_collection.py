@@ -65,7 +65,9 @@ async def invoice_of(shop: Shop, invoice_id: str) -> dict[str, Any]:
 async def first_invoice(shop: Shop, unit_amount: int = 4000) -> dict[str, Any]:
     price = await shop.price(unit_amount=unit_amount)
     await shop.subscribe((price["id"], 1))
-    (invoice,) = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    (invoice,) = (
+        await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    )["items"]
     return dict(invoice)
 
 

@@ -22,9 +22,9 @@ APRIL = datetime(2031, 4, 1, 12, tzinfo=UTC)
 
 
 async def invoices(shop: Shop) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = await ok(
-        await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers)
-    )
+    result: list[dict[str, Any]] = (
+        await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    )["items"]
     return result
 
 

@@ -95,7 +95,7 @@ class Run:
         return items[index % len(items)] if items else None
 
     async def invoices(self, *statuses: str) -> list[dict[str, Any]]:
-        return [i for i in await self.get("/invoices") if i["status"] in statuses]
+        return [i for i in (await self.get("/invoices?limit=500"))["items"] if i["status"] in statuses]
 
     async def payments(self) -> list[dict[str, Any]]:
         return [p for p in await self.get("/payments") if p["status"] == "succeeded"]

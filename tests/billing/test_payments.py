@@ -64,7 +64,9 @@ async def test_a_stripe_payment_settles_its_invoice_once_and_credits_the_rest(
 ) -> None:
     price = await shop.price(unit_amount=1000)
     await shop.subscribe((price["id"], 1))
-    (invoice,) = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    (invoice,) = (
+        await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    )["items"]
     body = intent(1200, invoice["id"])
 
     await deliver(shop, runtime, body)
@@ -94,7 +96,9 @@ async def test_a_stripe_payment_settles_its_invoice_once_and_credits_the_rest(
 async def test_payments_that_settle_nothing_are_kept_unmatched(shop: Shop, runtime: Runtime) -> None:
     price = await shop.price(unit_amount=1000)
     await shop.subscribe((price["id"], 1))
-    (invoice,) = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    (invoice,) = (
+        await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    )["items"]
     await deliver(shop, runtime, intent(1000, invoice["id"], currency="usd"))
     await deliver(shop, runtime, intent(999, invoice["id"]))
     still = await ok(

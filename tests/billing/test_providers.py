@@ -46,7 +46,9 @@ async def charged_invoice(shop: Shop, runtime: Runtime, pm: str | None = None) -
     await attach(shop.client, runtime, customer, pm or card_id())
     price = await shop.price(unit_amount=2500)
     await shop.subscribe((price["id"], 1))
-    (invoice,) = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    (invoice,) = (
+        await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    )["items"]
     return dict(invoice)
 
 
@@ -234,7 +236,9 @@ async def test_a_manual_account_makes_no_call(shop: Shop, runtime: Runtime, fake
     await ok(r)
     price = await shop.price(unit_amount=700)
     await shop.subscribe((price["id"], 1))
-    (invoice,) = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    (invoice,) = (
+        await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    )["items"]
     await settle(runtime)
     assert await calls(runtime, request_key=f"{invoice['id']}:1") == []
     assert fake_stripe.requests == []

@@ -144,7 +144,9 @@ async def cancel_now(shop: Shop, sub: dict[str, Any]) -> list[int]:
 
 
 async def period_invoice(shop: Shop, sub: dict[str, Any]) -> dict[str, Any]:
-    invoices = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    invoices = (await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers)))[
+        "items"
+    ]
     (invoice,) = [i for i in invoices if i["subscription_id"] == sub["id"]]
     return invoice  # type: ignore[no-any-return]
 

@@ -10,9 +10,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from modules.billing.models import Invoice
+from modules.billing.services.invoice_finalize import finalize_invoice
 from platform_core.runtime.runtime import Runtime
 from tests.billing.conftest import Shop
 from tests.entitlements.conftest import Clock, ok
@@ -21,10 +23,23 @@ APRIL = datetime(2031, 4, 1, 12, tzinfo=UTC)  # a 30-day period: April 1 to May 
 
 
 async def renew(runtime: Runtime) -> str:
+    """Run the renewal job, then finalize the drafts it made as an operator would (a renewal's
+    invoice waits `invoice_finalize_delay_seconds` as a draft; tests/billing/test_invoice_drafts.py
+    shows the wait itself)."""
     outcome = await runtime.scheduler.run_now("billing.renew_subscriptions")
     assert outcome is not None
     assert outcome.succeeded, outcome
+    await finalize_drafts(runtime)
     return outcome.result
+
+
+async def finalize_drafts(runtime: Runtime) -> None:
+    async with runtime.uow() as uow:
+        drafts = await uow.session.scalars(
+            select(Invoice.id).where(Invoice.status == "draft").order_by(Invoice.id)
+        )
+        for invoice_id in list(drafts):
+            await finalize_invoice(uow, invoice_id)
 
 
 async def test_subscribing_provisions_the_products_entitlements(shop: Shop, clock: Clock) -> None:
@@ -138,7 +153,9 @@ async def test_canceling_now_credits_the_unused_time_and_ends_capacity(shop: Sho
     clock.set(APRIL)
     price = await shop.price(unit_amount=3000)
     sub = await shop.subscribe((price["id"], 1))
-    (invoice,) = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    (invoice,) = (
+        await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    )["items"]
     await ok(await shop.client.post(f"/billing/invoices/{invoice['id']}/mark-paid", headers=shop.headers))
     clock.set(APRIL + timedelta(days=20))
     r = await shop.client.post(

@@ -63,7 +63,9 @@ async def test_overage_is_charged_at_the_on_demand_price_and_invoiced(shop: Shop
 
     plan = await shop.price(unit_amount=1000)
     await shop.subscribe((plan["id"], 1))
-    (invoice,) = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    (invoice,) = (
+        await ok(await shop.client.get(f"/billing/orgs/{shop.org}/invoices", headers=shop.headers))
+    )["items"]
     assert [(line["source"], line["amount"]) for line in invoice["lines"]] == [
         ("subscription_item", 1000), ("pending_charge", 75),
     ]  # fmt: skip

@@ -28,7 +28,7 @@ async def paying_member(client: httpx.AsyncClient, headers: dict[str, str], worl
     ]
     sub = {"account_id": account, "pool_id": pool, "items": [{"price_id": price, "quantity": 1}]}
     await ok(await client.post(f"/billing/orgs/{org}/subscriptions", json=sub, headers=headers), 201)
-    (invoice,) = await ok(await client.get(f"/billing/orgs/{org}/invoices", headers=headers))
+    (invoice,) = (await ok(await client.get(f"/billing/orgs/{org}/invoices", headers=headers)))["items"]
     await ok(await client.post(f"/billing/invoices/{invoice['id']}/mark-paid", headers=headers))
     return org
 
@@ -54,7 +54,9 @@ async def test_paid_invoices_become_patronage_once_and_the_surplus_divides_exact
     assert mine["patron"]["member_number"] >= 1
 
     # the same outcome announced again (a replayed event) counts once
-    (invoice,) = await ok(await client.get(f"/billing/orgs/{orgs[0]}/invoices", headers=admin_headers))
+    (invoice,) = (await ok(await client.get(f"/billing/orgs/{orgs[0]}/invoices", headers=admin_headers)))[
+        "items"
+    ]
     async with runtime.uow() as uow:
         await uow.publish(
             Event(
@@ -71,7 +73,9 @@ async def test_paid_invoices_become_patronage_once_and_the_surplus_divides_exact
     assert again["totals"] == mine["totals"]
 
     params: dict[str, Any] = {"fiscal_year": year, "currency": CURRENCY, "surplus": 100}
-    report = await ok(await client.get("/cooperative/allocations", params=params, headers=admin_headers))
+    report = await ok(
+        await client.get("/cooperative/allocations/preview", params=params, headers=admin_headers)
+    )
     assert report["total_patronage"] == 3000
     shares = {a["org_id"]: a["share"] for a in report["allocations"]}
     assert sorted(shares.values()) == [33, 33, 34]
@@ -80,7 +84,9 @@ async def test_paid_invoices_become_patronage_once_and_the_surplus_divides_exact
     assert first["share"] == 34  # the leftover unit goes to the lowest member number among equals
     unpaid = await ok(
         await client.get(
-            "/cooperative/allocations", params={**params, "fiscal_year": year - 5}, headers=admin_headers
+            "/cooperative/allocations/preview",
+            params={**params, "fiscal_year": year - 5},
+            headers=admin_headers,
         )
     )
     assert (unpaid["total_patronage"], unpaid["allocations"]) == (0, [])
@@ -97,7 +103,9 @@ async def test_patronage_is_private_and_allocations_are_for_operators(
     stranger = await person_headers(runtime, "Stranger")
     assert_problem(await client.get(f"/cooperative/orgs/{org}/patronage", headers=stranger), 404)
     params = {"fiscal_year": 2030, "currency": CURRENCY, "surplus": 1}
-    assert_problem(await client.get("/cooperative/allocations", params=params, headers=stranger), 403)
+    assert_problem(await client.get("/cooperative/allocations/preview", params=params, headers=stranger), 403)
     assert_problem(await client.get("/cooperative/patrons", headers=stranger), 403)
     bad = {"fiscal_year": 2030, "currency": "chf", "surplus": -1}
-    assert_problem(await client.get("/cooperative/allocations", params=bad, headers=admin_headers), 400)
+    assert_problem(
+        await client.get("/cooperative/allocations/preview", params=bad, headers=admin_headers), 400
+    )

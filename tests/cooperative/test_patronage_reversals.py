@@ -69,7 +69,7 @@ async def paying_member(
     ]
     sub = {"account_id": account, "pool_id": pool, "items": [{"price_id": price, "quantity": 1}]}
     await ok(await client.post(f"/billing/orgs/{org}/subscriptions", json=sub, headers=headers), 201)
-    (invoice,) = await ok(await client.get(f"/billing/orgs/{org}/invoices", headers=headers))
+    (invoice,) = (await ok(await client.get(f"/billing/orgs/{org}/invoices", headers=headers)))["items"]
     member = Member(client, headers, runtime, org)
     await member.deliver(intent(invoice["amount_due"], invoice["id"], currency="sek"))
     (payment,) = await ok(await client.get(f"/billing/orgs/{org}/payments", headers=headers))
@@ -138,7 +138,9 @@ async def test_refunds_credits_and_lost_disputes_subtract_once_and_the_surplus_s
 
     year = datetime.now(UTC).year
     params: dict[str, Any] = {"fiscal_year": year, "currency": CURRENCY, "surplus": 1001}
-    report = await ok(await client.get("/cooperative/allocations", params=params, headers=admin_headers))
+    report = await ok(
+        await client.get("/cooperative/allocations/preview", params=params, headers=admin_headers)
+    )
     assert report["total_patronage"] == 700 + 550 + 800
     shares = {x["org_id"]: (x["patronage"], x["share"]) for x in report["allocations"]}
     assert (shares[a.org][0], shares[b.org][0], shares[c.org][0]) == (700, 550, 800)

@@ -130,7 +130,7 @@ async def test_demo_seeds_a_cooperative_once(
 
     auth = {"Authorization": f"Bearer {ada}"}
     org_id = words[words.index("organization") + 1]
-    (invoice,) = (await client.get(f"/billing/orgs/{org_id}/invoices", headers=auth)).json()
+    (invoice,) = (await client.get(f"/billing/orgs/{org_id}/invoices", headers=auth)).json()["items"]
     assert (invoice["status"], invoice["total"]) == ("paid", 4900)
     patronage = (await client.get(f"/cooperative/orgs/{org_id}/patronage", headers=auth)).json()
     assert [t["amount"] for t in patronage["totals"]] == [4900]

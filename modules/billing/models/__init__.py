@@ -297,14 +297,18 @@ class Invoice(Timestamped, Base):
         CheckConstraint("total = subtotal - discount_total + exclusive_tax", name="total"),
         CheckConstraint("NOT reverse_charge OR tax = 0", name="reverse_charge"),
         # credit notes may take up to `amount_credited` off what is due (billing_0020_refunds)
+        # a draft owes nothing yet (billing_0026_invoice_drafts)
         CheckConstraint(
-            "amount_due >= 0 AND amount_due <= total - credit_applied"
+            "status = 'draft' AND amount_due = 0 OR status <> 'draft' AND amount_due >= 0"
+            " AND amount_due <= total - credit_applied"
             " AND amount_due >= total - credit_applied - amount_credited",
             name="amount_due",
         ),
         CheckConstraint("amount_paid >= 0 AND amount_paid <= amount_due", name="amount_paid"),
         CheckConstraint("amount_refunded BETWEEN 0 AND amount_paid", name="amount_refunded"),
-        CheckConstraint("amount_credited BETWEEN 0 AND total", name="amount_credited"),
+        CheckConstraint(
+            "amount_credited >= 0 AND (status = 'draft' OR amount_credited <= total)", name="amount_credited"
+        ),
         CheckConstraint(f"collection_method IN {COLLECTION_METHODS}", name="collection_method"),
         CheckConstraint("attempt_count >= 0", name="attempt_count"),
         Index("ix_invoices_org_id_id", "org_id", "id"),

@@ -1,4 +1,5 @@
-"""Invoices: an organization reads its own; operators record payments and void."""
+"""Invoices: an organization reads its own; operators finalize drafts, add one-off lines to
+them, record payments and void."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ import uuid
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from modules.billing import permissions as perm
-from modules.billing.contracts import InvoiceDTO, PaymentDTO
-from modules.billing.services import invoices, payments
+from modules.billing.contracts import InvoiceDTO, InvoiceStatus, PaymentDTO
+from modules.billing.schemas import AddInvoiceLine
+from modules.billing.services import invoice_drafts, invoice_finalize, invoices, payments
 from platform_core.http.auth import requires
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 
 class InvoiceController(Controller):
@@ -25,9 +29,22 @@ class InvoiceController(Controller):
         summary="The organization's invoices",
     )
     async def list_invoices(
-        self, org_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
-    ) -> list[InvoiceDTO]:
-        return await invoices.list_invoices(uow, org_id)
+        self,
+        org_id: FromPath[uuid.UUID],
+        uow: NamedDependency[UnitOfWork],
+        status: FromQuery[InvoiceStatus | None] = None,
+        subscription_id: FromQuery[uuid.UUID | None] = None,
+        limit: Limit = None,
+        cursor: Cursor = None,
+    ) -> Page[InvoiceDTO]:
+        return await invoices.list_invoices(
+            uow,
+            org_id,
+            limit=check_limit(limit),
+            cursor=cursor,
+            status=status,
+            subscription_id=subscription_id,
+        )
 
     @get(
         "/orgs/{org_id:uuid}/invoices/{invoice_id:uuid}",
@@ -72,3 +89,26 @@ class InvoiceController(Controller):
     )
     async def void(self, invoice_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]) -> InvoiceDTO:
         return await invoices.void(uow, invoice_id)
+
+    @post(
+        "/invoices/{invoice_id:uuid}/finalize",
+        guards=[requires(perm.INVOICES_WRITE)],
+        status_code=200,
+        summary="Finalize a draft now (operators): number, tax, credit; finalizing it again changes nothing",
+    )
+    async def finalize(self, invoice_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]) -> InvoiceDTO:
+        return await invoice_finalize.finalize_invoice(uow, invoice_id)
+
+    @post(
+        "/invoices/{invoice_id:uuid}/lines",
+        guards=[requires(perm.INVOICES_WRITE)],
+        status_code=201,
+        summary="Add a one-off line to a draft (operators)",
+    )
+    async def add_line(
+        self,
+        invoice_id: FromPath[uuid.UUID],
+        data: JSONBody[AddInvoiceLine],
+        uow: NamedDependency[UnitOfWork],
+    ) -> InvoiceDTO:
+        return await invoice_drafts.add_line(uow, invoice_id, data)

@@ -20,7 +20,7 @@ from modules.billing.contracts import COUPON_CREATED, PROMOTION_CODE_CREATED, Co
 from modules.billing.models import BillingAccount, Coupon, Discount, PromotionCode, Subscription
 from modules.billing.schemas import CreateCoupon, CreatePromotionCode
 from modules.billing.services.discount_math import discount_amounts, in_force
-from modules.billing.services.invoices import Line
+from modules.billing.services.invoice_lines import Line
 from platform_core.core.clock import utcnow
 from platform_core.core.errors import Conflict, NotFound, Unprocessable
 from platform_core.messaging.events import Subject

@@ -1,20 +1,17 @@
-"""Invoices: issued when a paid period starts, carrying the period's licensed items and every
-pending charge of the account (prorations, credits), numbered from a gapless sequence and
-immutable from then on. A negative balance is never paid out: it is carried forward as a
-credit to the next invoice."""
+"""Invoices: reading them, pending charges that wait for the next one, and the payment state
+of a finalized one (paid outside Keel, void). Drafts are made in invoice_drafts.py and
+finalized — numbered, taxed, credited, immutable from then on — in invoice_finalize.py."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from modules.billing.contracts import (
-    INVOICE_FINALIZED,
     INVOICE_PAID,
     INVOICE_VOIDED,
     InvoiceDTO,
@@ -29,30 +26,14 @@ from modules.billing.models import (
     PendingCharge,
     PendingChargeUsageEvent,
 )
-from modules.billing.services.payment_retries import due_date
+from modules.billing.services.invoice_lines import Line
 from platform_core.core.clock import utcnow
 from platform_core.core.errors import Conflict, NotFound
 from platform_core.messaging.events import Subject
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
-ISSUER = "keel"
-_TAKE_NUMBER = text(
-    """UPDATE billing.invoice_number_sequences SET next_number = next_number + 1
-        WHERE issuer = :issuer RETURNING prefix, next_number - 1 AS number"""
-)
-
-
-@dataclass(frozen=True)
-class Line:
-    source: str
-    description: str
-    amount: int
-    source_id: uuid.UUID | None = None
-    quantity: int | None = None
-    unit_amount: int | None = None
-    period_start: datetime | None = None
-    period_end: datetime | None = None
-    discount_amount: int = 0
+__all__ = ["Line", "add_pending_charge", "announce_invoice", "get_invoice", "invoice_dto", "list_invoices"]
 
 
 def invoice_dto(inv: Invoice, lines: list[InvoiceLineItem]) -> InvoiceDTO:
@@ -96,9 +77,11 @@ def invoice_dto(inv: Invoice, lines: list[InvoiceLineItem]) -> InvoiceDTO:
                 discount_amount=line.discount_amount,
                 period_start=line.period_start,
                 period_end=line.period_end,
+                price_id=line.price_id,
             )
             for line in lines
         ],
+        auto_finalize_at=inv.auto_finalize_at,
     )
 
 
@@ -113,6 +96,7 @@ async def add_pending_charge(
     subscription_item_id: uuid.UUID | None = None,
     period: tuple[datetime | None, datetime | None] | None = None,
     usage_event_ids: Iterable[uuid.UUID] = (),
+    price_id: uuid.UUID | None = None,
 ) -> PendingCharge:
     """A charge (or, negative, a credit) for the account's next invoice; a usage charge names the
     usage events it bills, each of which can be billed only once (`pending_charge_usage_events`)."""
@@ -127,6 +111,7 @@ async def add_pending_charge(
         currency=account.currency,
         period_start=period[0] if period else None,
         period_end=period[1] if period else None,
+        price_id=price_id,
     )
     uow.session.add(charge)
     await uow.session.flush()
@@ -135,98 +120,6 @@ async def add_pending_charge(
         for usage_id in set(usage_event_ids)
     )
     return charge
-
-
-async def issue_invoice(
-    uow: UnitOfWork,
-    account: BillingAccount,
-    lines: list[Line],
-    *,
-    subscription_id: uuid.UUID | None = None,
-    period: tuple[datetime, datetime] | None = None,
-) -> InvoiceDTO:
-    """Finalize an invoice of `lines` plus the account's pending charges, in this transaction."""
-    pending = list(
-        await uow.session.scalars(
-            select(PendingCharge)
-            .where(
-                PendingCharge.account_id == account.id,
-                PendingCharge.invoice_id.is_(None),
-                PendingCharge.currency == account.currency,
-            )
-            .order_by(PendingCharge.created_at, PendingCharge.id)
-            .with_for_update()
-        )
-    )
-    lines = lines + [
-        Line(
-            source="pending_charge",
-            source_id=p.id,
-            description=p.description,
-            amount=p.amount,
-            period_start=p.period_start,
-            period_end=p.period_end,
-        )
-        for p in pending
-    ]
-    subtotal = sum(line.amount for line in lines)
-    discount_total = sum(line.discount_amount for line in lines)
-    carried = None
-    if subtotal - discount_total < 0:  # more credit than charges: the rest waits for the next invoice
-        carried = subtotal - discount_total
-        lines.append(Line(source="pending_charge", description="Credit carried forward", amount=-carried))
-        subtotal -= carried
-    total = subtotal - discount_total
-    now = utcnow()
-    prefix, number = (await uow.session.execute(_TAKE_NUMBER, {"issuer": ISSUER})).one()
-    invoice = Invoice(
-        org_id=account.org_id,
-        account_id=account.id,
-        subscription_id=subscription_id,
-        number=f"{prefix}{number:06d}",
-        status="open" if total > 0 else "paid",
-        currency=account.currency,
-        period_start=period[0] if period else None,
-        period_end=period[1] if period else None,
-        subtotal=subtotal,
-        discount_total=discount_total,
-        total=total,
-        amount_due=total,
-        due_date=due_date(account.collection_method, now, account.days_until_due),
-        collection_method=account.collection_method,
-        finalized_at=now,
-        paid_at=now if total == 0 else None,
-    )
-    uow.session.add(invoice)
-    await uow.session.flush()
-    rows = [
-        InvoiceLineItem(
-            invoice_id=invoice.id,
-            source=line.source,
-            source_id=line.source_id,
-            description=line.description,
-            quantity=line.quantity,
-            unit_amount=line.unit_amount,
-            amount=line.amount,
-            discount_amount=line.discount_amount,
-            period_start=line.period_start,
-            period_end=line.period_end,
-        )
-        for line in lines
-    ]
-    uow.session.add_all(rows)
-    for charge in pending:
-        charge.invoice_id = invoice.id
-    await uow.session.flush()
-    if carried is not None:
-        await add_pending_charge(
-            uow, account, kind="credit", description="Credit carried forward", amount=carried
-        )
-    await uow.session.refresh(invoice)
-    await announce_invoice(uow, INVOICE_FINALIZED, invoice)
-    if invoice.status == "paid":
-        await announce_invoice(uow, INVOICE_PAID, invoice)
-    return invoice_dto(invoice, rows)
 
 
 async def announce_invoice(uow: UnitOfWork, event_type: str, inv: Invoice) -> None:
@@ -247,26 +140,57 @@ async def announce_invoice(uow: UnitOfWork, event_type: str, inv: Invoice) -> No
     )
 
 
-async def _lines(uow: UnitOfWork, invoice_id: uuid.UUID) -> list[InvoiceLineItem]:
+async def invoice_lines(uow: UnitOfWork, invoice_id: uuid.UUID) -> list[InvoiceLineItem]:
     rows = await uow.session.scalars(
         select(InvoiceLineItem).where(InvoiceLineItem.invoice_id == invoice_id).order_by(InvoiceLineItem.id)
     )
     return list(rows)
 
 
-async def list_invoices(uow: UnitOfWork, org_id: uuid.UUID) -> list[InvoiceDTO]:
-    invoices = await uow.session.scalars(select(Invoice).where(Invoice.org_id == org_id).order_by(Invoice.id))
-    return [invoice_dto(inv, await _lines(uow, inv.id)) for inv in invoices]
+async def list_invoices(
+    uow: UnitOfWork,
+    org_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: str | None = None,
+    subscription_id: uuid.UUID | None = None,
+) -> Page[InvoiceDTO]:
+    """A page of the organization's invoices, oldest first, with their lines (two queries)."""
+    stmt = select(Invoice).where(Invoice.org_id == org_id)
+    if status is not None:
+        stmt = stmt.where(Invoice.status == status)
+    if subscription_id is not None:
+        stmt = stmt.where(Invoice.subscription_id == subscription_id)
+    rows = list(await uow.session.scalars(keyset(stmt, [Invoice.id.expression], cursor=cursor, limit=limit)))
+    lines = await lines_of(uow, [inv.id for inv in rows[:limit]])
+    return page_of(
+        rows, limit, lambda inv: [str(inv.id)], lambda inv: invoice_dto(inv, lines.get(inv.id, []))
+    )
+
+
+async def lines_of(uow: UnitOfWork, invoice_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[InvoiceLineItem]]:
+    """The lines of several invoices in one query, each invoice's in order."""
+    found: dict[uuid.UUID, list[InvoiceLineItem]] = {}
+    if invoice_ids:
+        rows = await uow.session.scalars(
+            select(InvoiceLineItem)
+            .where(InvoiceLineItem.invoice_id.in_(invoice_ids))
+            .order_by(InvoiceLineItem.invoice_id, InvoiceLineItem.id)
+        )
+        for line in rows:
+            found.setdefault(line.invoice_id, []).append(line)
+    return found
 
 
 async def get_invoice(uow: UnitOfWork, org_id: uuid.UUID, invoice_id: uuid.UUID) -> InvoiceDTO:
     inv = await uow.session.scalar(select(Invoice).where(Invoice.id == invoice_id, Invoice.org_id == org_id))
     if inv is None:
         raise NotFound(f"invoice {invoice_id} does not exist", code="invoice_not_found")
-    return invoice_dto(inv, await _lines(uow, inv.id))
+    return invoice_dto(inv, await invoice_lines(uow, inv.id))
 
 
-async def _locked(uow: UnitOfWork, invoice_id: uuid.UUID) -> Invoice:
+async def locked_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> Invoice:
     inv = await uow.session.scalar(
         select(Invoice)
         .where(Invoice.id == invoice_id)
@@ -281,24 +205,24 @@ async def _locked(uow: UnitOfWork, invoice_id: uuid.UUID) -> Invoice:
 async def mark_paid(uow: UnitOfWork, invoice_id: uuid.UUID) -> InvoiceDTO:
     """Record that an open invoice was paid in full outside Keel (bank transfer, cheque).
     Recording it twice changes nothing."""
-    inv = await _locked(uow, invoice_id)
+    inv = await locked_invoice(uow, invoice_id)
     if inv.status != "paid":
         if inv.status != "open":
-            raise Conflict(f"invoice {inv.number} is {inv.status}", code=f"invoice_{inv.status}")
+            raise Conflict(f"invoice {inv.number or inv.id} is {inv.status}", code=f"invoice_{inv.status}")
         inv.status, inv.amount_paid, inv.paid_at = "paid", inv.amount_due, utcnow()
         await uow.session.flush()
         await announce_invoice(uow, INVOICE_PAID, inv)
-    return invoice_dto(inv, await _lines(uow, inv.id))
+    return invoice_dto(inv, await invoice_lines(uow, inv.id))
 
 
 async def void(uow: UnitOfWork, invoice_id: uuid.UUID) -> InvoiceDTO:
     """An open invoice issued in error: it keeps its number (the sequence stays gapless) and
     is never collected."""
-    inv = await _locked(uow, invoice_id)
+    inv = await locked_invoice(uow, invoice_id)
     if inv.status != "void":
         if inv.status != "open":
-            raise Conflict(f"invoice {inv.number} is {inv.status}", code=f"invoice_{inv.status}")
+            raise Conflict(f"invoice {inv.number or inv.id} is {inv.status}", code=f"invoice_{inv.status}")
         inv.status, inv.voided_at = "void", utcnow()
         await uow.session.flush()
         await announce_invoice(uow, INVOICE_VOIDED, inv)
-    return invoice_dto(inv, await _lines(uow, inv.id))
+    return invoice_dto(inv, await invoice_lines(uow, inv.id))

@@ -9,8 +9,10 @@ from modules.billing.contracts import (
     SUBSCRIPTION_RENEWED,
 )
 from modules.billing.models import Subscription
+from modules.billing.services.metered_usage import bill_final_usage, bill_usage
+from modules.billing.services.pauses import invoice_renewal
 from modules.billing.services.periods import period_at
-from modules.billing.services.subscription_invoices import invoice_period
+from modules.billing.services.scheduled_changes import apply_scheduled_change
 from modules.billing.services.subscriptions import (
     LIVE,
     billing_cycle,
@@ -46,6 +48,7 @@ async def renew_due(uow: UnitOfWork) -> int:
         before = snapshot(sub, items)
         subject = Subject(type="subscription", id=str(sub.id))
         if sub.cancel_at_period_end:
+            await bill_final_usage(uow, sub, items, until=sub.current_period_end)
             sub.status, sub.canceled_at, sub.ended_at = "canceled", now, sub.current_period_end
             await uow.session.flush()
             await record_change(uow, sub, "canceled", before, snapshot(sub, items), sub.current_period_end)
@@ -63,13 +66,15 @@ async def renew_due(uow: UnitOfWork) -> int:
                         uow, item.provision_id, org_id=sub.org_id, billing_cycle=billing_cycle(sub)
                     )
         while True:  # one period, and one invoice, at a time: missed periods are billed too
+            await bill_usage(uow, sub, items, until=sub.current_period_end)  # the ended period's, in arrears
             sub.current_period_start, sub.current_period_end = period_at(
                 sub.billing_cycle_anchor, sub.interval, sub.interval_count,
                 sub.billing_cycle_anchor if kind == "trial_ended" else sub.current_period_end,
             )  # fmt: skip
             await uow.session.flush()
+            items = await apply_scheduled_change(uow, sub, items)  # before the new period is invoiced
             await record_change(uow, sub, kind, before, snapshot(sub, items), sub.current_period_start)
-            await invoice_period(uow, sub, items)
+            await invoice_renewal(uow, sub, items)  # a draft for the configured delay, or as a pause says
             await uow.emit(
                 SUBSCRIPTION_RENEWED,
                 subject=subject,

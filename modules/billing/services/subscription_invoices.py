@@ -6,8 +6,8 @@ from __future__ import annotations
 from modules.billing.models import Price, Subscription, SubscriptionItem
 from modules.billing.services.accounts import account_row
 from modules.billing.services.catalog import price_row, product_row, tiers_of
-from modules.billing.services.discounts import discounted
-from modules.billing.services.invoices import Line, issue_invoice
+from modules.billing.services.invoice_finalize import issue_invoice
+from modules.billing.services.invoice_lines import Line
 from modules.billing.services.money import amount_for
 from platform_core.messaging.uow import UnitOfWork
 
@@ -18,9 +18,12 @@ def item_amount(price: Price, quantity: int) -> int:
     )
 
 
-async def invoice_period(uow: UnitOfWork, sub: Subscription, items: list[SubscriptionItem]) -> None:
+async def invoice_period(
+    uow: UnitOfWork, sub: Subscription, items: list[SubscriptionItem], *, finalize_now: bool = True
+) -> None:
     """The invoice of the current period: its licensed items, in advance (metered usage will
-    be billed in arrears once usage billing exists), plus the account's pending charges."""
+    be billed in arrears once usage billing exists), plus the account's pending charges;
+    finalized now, or a draft the finalize job finalizes after the configured delay."""
     lines = []
     for item in items:
         price = await price_row(uow, item.price_id)
@@ -37,10 +40,15 @@ async def invoice_period(uow: UnitOfWork, sub: Subscription, items: list[Subscri
                 amount=item_amount(price, item.quantity),
                 period_start=sub.current_period_start,
                 period_end=sub.current_period_end,
+                price_id=price.id,
             )
         )
-    lines = await discounted(uow, sub, lines)
     account = await account_row(uow, sub.org_id, sub.account_id)
     await issue_invoice(
-        uow, account, lines, subscription_id=sub.id, period=(sub.current_period_start, sub.current_period_end)
+        uow,
+        account,
+        lines,
+        subscription_id=sub.id,
+        period=(sub.current_period_start, sub.current_period_end),
+        finalize_now=finalize_now,
     )

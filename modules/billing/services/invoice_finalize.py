@@ -1,0 +1,131 @@
+"""Finalizing an invoice: the one place an invoice gets its number, its tax and its credit,
+and becomes immutable (a trigger keeps it so). A draft is finalized at once (a subscription's
+first invoice, an immediate purchase), by the finalize job once its `auto_finalize_at` passes
+(renewals wait `invoice_finalize_delay_seconds`, an hour by default, as Stripe does), or by an
+operator. A total below zero is never paid out: the surplus is carried forward as credit."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+
+from modules.billing.contracts import INVOICE_FINALIZED, INVOICE_PAID, InvoiceDTO
+from modules.billing.models import BillingAccount, Invoice, InvoiceLineItem
+from modules.billing.services.invoice_drafts import create_draft
+from modules.billing.services.invoice_lines import Line
+from modules.billing.services.invoices import (
+    add_pending_charge,
+    announce_invoice,
+    invoice_dto,
+    invoice_lines,
+    locked_invoice,
+)
+from modules.billing.services.payment_retries import due_date
+from platform_core.core.clock import utcnow
+from platform_core.messaging.uow import UnitOfWork
+
+ISSUER = "keel"
+_TAKE_NUMBER = text(
+    """UPDATE billing.invoice_number_sequences SET next_number = next_number + 1
+        WHERE issuer = :issuer RETURNING prefix, next_number - 1 AS number"""
+)
+FINALIZE_BATCH = 100
+
+
+async def issue_invoice(
+    uow: UnitOfWork,
+    account: BillingAccount,
+    lines: list[Line],
+    *,
+    subscription_id: uuid.UUID | None = None,
+    period: tuple[datetime, datetime] | None = None,
+    finalize_now: bool = True,
+) -> InvoiceDTO:
+    """An invoice of `lines` plus the account's pending charges: finalized in this transaction,
+    or left a draft that the finalize job finalizes after the configured delay."""
+    finalize_at = (
+        None if finalize_now else utcnow() + timedelta(seconds=uow.settings.invoice_finalize_delay_seconds)
+    )
+    invoice, rows = await create_draft(
+        uow, account, lines, subscription_id=subscription_id, period=period, finalize_at=finalize_at
+    )
+    if finalize_now:
+        return await finalize(uow, invoice, account, rows)
+    return invoice_dto(invoice, rows)
+
+
+async def finalize(
+    uow: UnitOfWork, invoice: Invoice, account: BillingAccount, rows: list[InvoiceLineItem]
+) -> InvoiceDTO:
+    """Number, tax and credit a locked draft, in this transaction."""
+    assert invoice.status == "draft"
+    invoice.subtotal = sum(row.amount for row in rows)
+    invoice.discount_total = sum(row.discount_amount for row in rows)
+    invoice.total = invoice.subtotal - invoice.discount_total
+    # tax
+    # credit carried forward: more credit than charges; the surplus waits for the next invoice
+    if invoice.total < 0:
+        carried = invoice.total
+        uow.session.add(
+            row := InvoiceLineItem(
+                invoice_id=invoice.id,
+                source="pending_charge",
+                description="Credit carried forward",
+                amount=-carried,
+            )
+        )
+        rows.append(row)
+        invoice.subtotal -= carried
+        invoice.total = invoice.subtotal - invoice.discount_total
+        await uow.session.flush()
+        await add_pending_charge(
+            uow, account, kind="credit", description="Credit carried forward", amount=carried
+        )
+    # credit
+    now = utcnow()
+    prefix, number = (await uow.session.execute(_TAKE_NUMBER, {"issuer": ISSUER})).one()
+    invoice.number = f"{prefix}{number:06d}"
+    invoice.amount_due = invoice.total - invoice.credit_applied
+    invoice.status = "open" if invoice.amount_due > 0 else "paid"
+    invoice.collection_method = account.collection_method
+    invoice.due_date = due_date(account.collection_method, now, account.days_until_due)
+    invoice.finalized_at = now
+    invoice.auto_finalize_at = None
+    invoice.paid_at = now if invoice.status == "paid" else None
+    await uow.session.flush()
+    await uow.session.refresh(invoice)
+    await announce_invoice(uow, INVOICE_FINALIZED, invoice)
+    if invoice.status == "paid":
+        await announce_invoice(uow, INVOICE_PAID, invoice)
+    return invoice_dto(invoice, rows)
+
+
+async def finalize_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> InvoiceDTO:
+    """An operator finalizes a draft now. Finalizing a finalized invoice changes nothing."""
+    invoice = await locked_invoice(uow, invoice_id)
+    if invoice.status != "draft":
+        return invoice_dto(invoice, await invoice_lines(uow, invoice.id))
+    return await _finalize_locked(uow, invoice)
+
+
+async def _finalize_locked(uow: UnitOfWork, invoice: Invoice) -> InvoiceDTO:
+    account = await uow.session.get_one(BillingAccount, invoice.account_id)
+    return await finalize(uow, invoice, account, await invoice_lines(uow, invoice.id))
+
+
+async def finalize_due(uow: UnitOfWork) -> int:
+    """Finalize up to `FINALIZE_BATCH` drafts whose `auto_finalize_at` has passed."""
+    due = list(
+        await uow.session.scalars(
+            select(Invoice)
+            .where(Invoice.status == "draft", Invoice.auto_finalize_at <= utcnow())
+            .order_by(Invoice.auto_finalize_at, Invoice.id)
+            .limit(FINALIZE_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for invoice in due:
+        await _finalize_locked(uow, invoice)
+    return len(due)
