@@ -183,11 +183,11 @@ async def test_integer_query_parameters_still_parse(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
     r = await client.get(
-        "/cooperative/allocations?fiscal_year=2025&currency=EUR&surplus=1000", headers=admin_headers
+        "/cooperative/allocations/preview?fiscal_year=2025&currency=EUR&surplus=1000", headers=admin_headers
     )
     assert r.status_code == 200, r.text
     r = await client.get(
-        "/cooperative/allocations?fiscal_year=2025.0&currency=EUR&surplus=1000", headers=admin_headers
+        "/cooperative/allocations/preview?fiscal_year=2025.0&currency=EUR&surplus=1000", headers=admin_headers
     )
     assert_names_field(r, 400, "fiscal_year", "query")
 
