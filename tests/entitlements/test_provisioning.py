@@ -229,3 +229,27 @@ async def test_grants_need_a_window_and_list(world: World) -> None:
         f"/entitlements/orgs/{org}/grants", params={"pool_id": other_pool}, headers=world.headers
     )
     assert [g["id"] for g in (await ok(r))["items"]] == [grant["id"]]
+
+
+async def test_the_operator_route_provisions_only_from_an_existing_grant(world: World) -> None:
+    key = await world.key()
+    org, pool, _, es = await world.setup([{"resource_key": key, "rule_type": "limit", "amount": 1}])
+    grant = await world.grant(org, pool, es["id"], FOREVER)
+    url = f"/entitlements/orgs/{org}/pools/{pool}/provisions"
+    body = {"source_type": "grant", "source_id": grant["id"], "entitlement_set_id": es["id"]}
+    provision = await ok(await world.client.post(url, json=body, headers=world.headers), 201)
+    assert provision["id"] == grant["provision_id"]  # the grant's own provision, not a second one
+    r = await world.client.post(url, json={**body, "quantity": "2"}, headers=world.headers)
+    assert (r.status_code, r.json()["code"]) == (409, "already_provisioned")
+
+    other_pool = await world.pool(org)
+    r = await world.client.post(
+        f"/entitlements/orgs/{org}/pools/{other_pool}/provisions", json=body, headers=world.headers
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "grant_pool_mismatch")
+    r = await world.client.post(url, json={**body, "source_id": str(uuid.uuid4())}, headers=world.headers)
+    assert (r.status_code, r.json()["code"]) == (404, "grant_not_found")
+    for source_type in ("subscription", "purchase"):
+        r = await world.client.post(url, json={**body, "source_type": source_type}, headers=world.headers)
+        assert r.status_code == 400, source_type  # billing provisions its own sources
+    assert len(await _provisions(world, org, pool)) == 2  # setup's grant and this one

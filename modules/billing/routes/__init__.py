@@ -13,6 +13,7 @@ from modules.billing.routes.dunning import DunningController
 from modules.billing.routes.invoice_payments import InvoicePaymentController
 from modules.billing.routes.invoices import InvoiceController
 from modules.billing.routes.payment_methods import PaymentMethodController
+from modules.billing.routes.purchases import PurchaseController
 from modules.billing.routes.refunds import RefundController
 from modules.billing.routes.subscriptions import SubscriptionController
 from modules.billing.routes.tax_rates import TaxRateController
@@ -28,3 +29,4 @@ CONTROLLERS += [DiscountController]  # billing_0033_discounts_anytime
 CONTROLLERS += [TaxRateController]  # billing_0028_tax_rates
 CONTROLLERS += [CreditGrantController]  # billing_0027_credit_grants
 CONTROLLERS += [DocumentController]  # invoice and credit note documents (PDF, HTML)
+CONTROLLERS += [PurchaseController]  # billing_0029_purchases
