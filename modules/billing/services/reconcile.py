@@ -9,7 +9,9 @@ What billing checks itself:
   sum of theirs, total = subtotal - discounts + exclusive tax, and amount due = total - credit
   applied - the pre-payment part of its issued credit notes;
 - `invoice_credited`: an invoice's amount_credited is the sum of its issued credit notes;
-- `invoice_tax` (services/tax_reconcile.py): tax per invoice = the sum of the tax per line.
+- `invoice_tax` (services/tax_reconcile.py): tax per invoice = the sum of the tax per line;
+- `usage_billed_once`, `metered_usage_linked` (services/metered_usage.py): no usage event
+  linked to two charges; each metered-usage charge links exactly the events its claim took.
 
 (A refund made at the provider, which Keel records from its events, is announced as
 `billing.refund.updated` only — `created` would ask the provider for it — so the audit check
@@ -35,6 +37,7 @@ from modules.billing.contracts import (
     Violation,
 )
 from modules.billing.services.credit_reconcile import credit_violations
+from modules.billing.services.metered_usage import check_usage_billed_once
 from modules.billing.services.tax_reconcile import tax_violations
 
 IN_FLIGHT_OR_DONE = "('pending', 'requires_action', 'succeeded')"
@@ -185,6 +188,7 @@ async def check_invariants(session: AsyncSession) -> list[Violation]:
         for r in await session.execute(_INVOICE_CREDITED)
     ]
     found += await tax_violations(session)
+    found += await check_usage_billed_once(session)  # usage_billed_once, metered_usage_linked
     found += await credit_violations(session)  # credit_balance
     return found
 

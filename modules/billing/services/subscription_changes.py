@@ -20,6 +20,7 @@ from modules.billing.models import Invoice, Price, Subscription, SubscriptionIte
 from modules.billing.services.accounts import account_row
 from modules.billing.services.catalog import price_row
 from modules.billing.services.invoices import add_pending_charge
+from modules.billing.services.metered_usage import bill_final_usage
 from modules.billing.services.money import prorate, to_minor
 from modules.billing.services.subscription_invoices import item_amount
 from modules.billing.services.subscriptions import (
@@ -136,6 +137,7 @@ async def cancel(
     sub.status, sub.canceled_at, sub.ended_at = "canceled", now, now
     await uow.session.flush()
     await charge_prorations(uow, sub, proration)
+    await bill_final_usage(uow, sub, items, until=now)
     await record_change(uow, sub, "canceled", before, snapshot(sub, items), now, proration)
     await uow.emit(
         SUBSCRIPTION_CANCELED,
