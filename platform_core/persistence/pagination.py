@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, TypeVarTuple
 
 import msgspec
 from sqlalchemy import BigInteger, Integer, Select, SmallInteger, tuple_
@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from platform_core.core.errors import InvalidRequest
 
 T = TypeVar("T")
+Row = TypeVarTuple("Row")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -74,13 +75,13 @@ def check_limit(limit: int | None) -> int:
 
 
 def keyset(
-    stmt: Select[Any],
+    stmt: Select[*Row],
     columns: Sequence[ColumnElement[Any]],
     *,
     cursor: str | None,
     limit: int,
     descending: bool = False,
-) -> Select[Any]:
+) -> Select[*Row]:
     """Order `stmt` by `columns` (which must be unique together) and start after `cursor`.
     Fetches one extra row so the caller can tell whether a next page exists."""
     if cursor:

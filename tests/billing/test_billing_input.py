@@ -35,7 +35,7 @@ from tests.organization.helpers import assert_problem
 async def test_malformed_prices_are_refused(shop: Shop, body: dict[str, Any], status: int, code: str) -> None:
     url = f"/billing/products/{shop.product}/prices"
     assert_problem(await shop.client.post(url, json=body, headers=shop.headers), status, code)
-    assert (await ok(await shop.client.get(url, headers=shop.headers))) == []
+    assert (await ok(await shop.client.get(url, headers=shop.headers)))["items"] == []
 
 
 async def test_subscriptions_that_cannot_be_billed_together_are_refused(shop: Shop) -> None:
@@ -68,7 +68,9 @@ async def test_subscriptions_that_cannot_be_billed_together_are_refused(shop: Sh
         404,
         "billing_account_not_found",
     )
-    listed = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/subscriptions", headers=shop.headers))
+    listed = (
+        await ok(await shop.client.get(f"/billing/orgs/{shop.org}/subscriptions", headers=shop.headers))
+    )["items"]
     assert listed == []
     assert (await shop.seats())["limit"] == "0"  # nothing was provisioned by any of them
 
@@ -77,7 +79,9 @@ async def test_one_account_per_organization(shop: Shop) -> None:
     body = {"name": "Second", "email": "second@acme.example", "currency": "EUR"}
     r = await shop.client.post(f"/billing/orgs/{shop.org}/accounts", json=body, headers=shop.headers)
     assert_problem(r, 409, "billing_account_exists")
-    (account,) = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/accounts", headers=shop.headers))
+    (account,) = (
+        await ok(await shop.client.get(f"/billing/orgs/{shop.org}/accounts", headers=shop.headers))
+    )["items"]
     assert account["email"] == "billing@acme.example"
 
 

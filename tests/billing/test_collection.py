@@ -124,7 +124,9 @@ async def test_a_charge_automatically_invoice_is_paid_when_finalized(
     }
     paid = await invoice_of(shop, invoice["id"])
     assert (paid["status"], paid["amount_paid"], paid["attempt_count"]) == ("paid", 4000, 0)
-    (payment,) = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/payments", headers=shop.headers))
+    (payment,) = (
+        await ok(await shop.client.get(f"/billing/orgs/{shop.org}/payments", headers=shop.headers))
+    )["items"]
     assert payment["provider_payment_id"] == next(iter(fake_stripe.intents))
 
 
@@ -176,9 +178,9 @@ async def test_a_declined_payment_is_recorded_and_retried_on_schedule_until_paid
     # the customer adds a card that works and makes it the default: the third attempt pays
     working = card_id()
     await attach(shop.client, runtime, customer, working)
-    methods = await ok(
-        await shop.client.get(f"/billing/orgs/{shop.org}/payment-methods", headers=shop.headers)
-    )
+    methods = (
+        await ok(await shop.client.get(f"/billing/orgs/{shop.org}/payment-methods", headers=shop.headers))
+    )["items"]
     (new,) = [m for m in methods if m["provider_payment_method_id"] == working]
     await ok(
         await shop.client.post(

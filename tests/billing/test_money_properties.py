@@ -81,6 +81,13 @@ class Run:
     async def get(self, path: str) -> Any:
         return await ok(await self.client.get(f"/billing/orgs/{self.shop.org}{path}", headers=self.headers))
 
+    async def listed(self, path: str) -> list[Any]:
+        """Every item of a list endpoint (one page: the run makes fewer than 500 of anything)."""
+        page = await self.get(f"{path}?limit=500")
+        assert page["next_cursor"] is None
+        items: list[Any] = page["items"]
+        return items
+
     def answered(self, what: str, r: httpx.Response) -> httpx.Response:
         self.log.append(f"{what} -> {r.status_code}")
         assert r.status_code < 500, f"{what}: {r.status_code} {r.text}"
@@ -95,10 +102,10 @@ class Run:
         return items[index % len(items)] if items else None
 
     async def invoices(self, *statuses: str) -> list[dict[str, Any]]:
-        return [i for i in (await self.get("/invoices?limit=500"))["items"] if i["status"] in statuses]
+        return [i for i in await self.listed("/invoices") if i["status"] in statuses]
 
     async def payments(self) -> list[dict[str, Any]]:
-        return [p for p in await self.get("/payments") if p["status"] == "succeeded"]
+        return [p for p in await self.listed("/payments") if p["status"] == "succeeded"]
 
     async def apply(self, op: tuple[Any, ...]) -> None:
         await getattr(self, op[0])(*op[1:])
@@ -107,7 +114,7 @@ class Run:
         self.answered(f"subscribe {quantity}", await self.shop.subscribe_raw((self.price_id, quantity)))
 
     async def quantity(self, index: int, quantity: int) -> None:
-        subs = [s for s in await self.get("/subscriptions") if s["status"] != "canceled"]
+        subs = [s for s in await self.listed("/subscriptions") if s["status"] != "canceled"]
         sub = self.pick(subs, index)
         if sub is not None:
             url = self.shop.url(sub["id"], f"/items/{sub['items'][0]['id']}")
@@ -115,7 +122,7 @@ class Run:
             self.answered(f"quantity {quantity}", r)
 
     async def cancel(self, index: int, at_period_end: bool) -> None:
-        sub = self.pick(await self.get("/subscriptions"), index)
+        sub = self.pick(await self.listed("/subscriptions"), index)
         if sub is not None:
             r = await self.client.post(
                 self.shop.url(sub["id"], "/cancel"),
@@ -164,7 +171,7 @@ class Run:
             if outcome == "failed":  # as Stripe may report later, for the same refund
                 refund = next(
                     x
-                    for x in await self.get(f"/payments/{payment['id']}/refunds")
+                    for x in await self.listed(f"/payments/{payment['id']}/refunds")
                     if x["id"] == r.json()["id"]
                 )
                 await self.stripe(
@@ -194,7 +201,7 @@ class Run:
         self.answered(f"credit note {body} on {invoice['status']} {invoice['total']}", r)
 
     async def void_credit_note(self, index: int) -> None:
-        notes = [n for n in await self.get("/credit-notes") if n["status"] == "issued"]
+        notes = [n for n in await self.listed("/credit-notes") if n["status"] == "issued"]
         note = self.pick(notes, index)
         if note is not None:
             r = await self.client.post(f"/billing/credit-notes/{note['id']}/void", headers=self.headers)
@@ -204,7 +211,7 @@ class Run:
         payment = self.pick(await self.payments(), index)
         if payment is None:
             return
-        refunds = await self.get(f"/payments/{payment['id']}/refunds")
+        refunds = await self.listed(f"/payments/{payment['id']}/refunds")
         held = sum(r["amount"] for r in refunds if r["status"] in ("pending", "requires_action", "succeeded"))
         disputable = payment["amount"] - held  # as Stripe: a charge is disputed for what it still holds
         if disputable <= 0:

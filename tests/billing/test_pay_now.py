@@ -36,7 +36,9 @@ async def test_a_billing_admin_pays_a_declined_invoice_now_with_a_new_card(
     admin = await billing_admin(shop, runtime)
     working = card_id()
     await attach(shop.client, runtime, customer, working)
-    methods = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/payment-methods", headers=admin))
+    methods = (await ok(await shop.client.get(f"/billing/orgs/{shop.org}/payment-methods", headers=admin)))[
+        "items"
+    ]
     (new,) = [m for m in methods if m["provider_payment_method_id"] == working]
     await ok(
         await shop.client.post(f"/billing/orgs/{shop.org}/payment-methods/{new['id']}/default", headers=admin)

@@ -38,9 +38,13 @@ async def customer(shop: Shop, runtime: Runtime, fake_stripe: FakeStripe) -> str
 
 
 async def methods(shop: Shop, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = await ok(
-        await shop.client.get(f"/billing/orgs/{shop.org}/payment-methods", headers=headers or shop.headers)
-    )
+    result: list[dict[str, Any]] = (
+        await ok(
+            await shop.client.get(
+                f"/billing/orgs/{shop.org}/payment-methods", headers=headers or shop.headers
+            )
+        )
+    )["items"]
     return result
 
 

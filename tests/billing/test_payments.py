@@ -53,9 +53,9 @@ async def deliver(shop: Shop, runtime: Runtime, body: bytes) -> None:
 
 
 async def payments(shop: Shop) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = await ok(
-        await shop.client.get(f"/billing/orgs/{shop.org}/payments", headers=shop.headers)
-    )
+    result: list[dict[str, Any]] = (
+        await ok(await shop.client.get(f"/billing/orgs/{shop.org}/payments", headers=shop.headers))
+    )["items"]
     return result
 
 
@@ -111,7 +111,9 @@ async def test_payments_that_settle_nothing_are_kept_unmatched(shop: Shop, runti
         f"invoice {invoice['number']} is in EUR, the payment in USD",
     ]
     await deliver(shop, runtime, intent(500, str(uuid.uuid4())))  # an invoice Keel never issued
-    unmatched = await ok(await shop.client.get("/billing/payments/unmatched", headers=shop.headers))
+    unmatched = (await ok(await shop.client.get("/billing/payments/unmatched", headers=shop.headers)))[
+        "items"
+    ]
     orphan = [p for p in unmatched if p["amount"] == 500 and p["invoice_id"] is None]
     assert len(orphan) == 1
     assert orphan[0]["note"].startswith("invoice ")

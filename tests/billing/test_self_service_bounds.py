@@ -207,7 +207,7 @@ async def test_a_partly_refunded_period_is_credited_in_proportion(
 async def unpriced_item(shop: Shop, runtime: Runtime, units: int = 12) -> dict[str, Any]:
     key = await soft_quota_with_ondemand(shop, None)
     await ok(await shop.world.usage(shop.org, [event(shop.workspace, key, units)]))
-    listed = await ok(await shop.client.get("/billing/unpriced-usage", headers=shop.headers))
+    listed = (await ok(await shop.client.get("/billing/unpriced-usage", headers=shop.headers)))["items"]
     (item,) = [u for u in listed if u["account_id"] == shop.account and u["resource_key"] == key]
     return item  # type: ignore[no-any-return]
 
@@ -250,7 +250,9 @@ async def test_unpriced_overage_is_never_billed_at_zero_and_operators_price_it(
         "billing.unpriced_usage.created",
         "billing.unpriced_usage.priced",
     ]
-    listed = await ok(await shop.client.get("/billing/unpriced-usage?status=priced", headers=shop.headers))
+    listed = (await ok(await shop.client.get("/billing/unpriced-usage?status=priced", headers=shop.headers)))[
+        "items"
+    ]
     assert item["id"] in [u["id"] for u in listed]
 
 
@@ -266,7 +268,7 @@ async def test_operators_waive_unpriced_overage_with_a_reason(shop: Shop, runtim
         "waived", "trial customer", None,
     )  # fmt: skip
     assert await usage_charges(runtime, shop.account) == []
-    open_items = await ok(await shop.client.get("/billing/unpriced-usage", headers=shop.headers))
+    open_items = (await ok(await shop.client.get("/billing/unpriced-usage", headers=shop.headers)))["items"]
     assert item["id"] not in [u["id"] for u in open_items]
     assert await audited(runtime, item["id"]) == [
         "billing.unpriced_usage.created",

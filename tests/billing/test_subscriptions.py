@@ -245,6 +245,8 @@ async def test_subscribing_twice_with_one_idempotency_key_subscribes_once(shop: 
     )
     assert first.status_code == second.status_code == 201
     assert first.json()["id"] == second.json()["id"]
-    listed = await ok(await shop.client.get(f"/billing/orgs/{shop.org}/subscriptions", headers=shop.headers))
+    listed = (
+        await ok(await shop.client.get(f"/billing/orgs/{shop.org}/subscriptions", headers=shop.headers))
+    )["items"]
     assert [s["id"] for s in listed] == [first.json()["id"]]
     assert (await shop.seats())["limit"] == "20"

@@ -79,7 +79,7 @@ async def test_an_overage_that_cannot_be_priced_is_kept_for_an_operator(shop: Sh
     key = await soft_quota_with_ondemand(shop, None)
     await ok(await shop.world.usage(shop.org, [event(shop.workspace, key, 12)]))
     assert await usage_charges(runtime, shop.account) == []
-    unpriced = await ok(await shop.client.get("/billing/unpriced-usage", headers=shop.headers))
+    unpriced = (await ok(await shop.client.get("/billing/unpriced-usage", headers=shop.headers)))["items"]
     (mine,) = [u for u in unpriced if u["account_id"] == shop.account]
     assert (mine["quantity"], mine["resource_key"], mine["status"]) == ("2", key, "open")
     assert mine["reason"] == "no price_ref is configured"

@@ -32,7 +32,9 @@ async def test_a_refund_after_approval_counts_in_the_next_year_and_the_rows_stay
     assert [(r["patronage"], r["amount"]) for r in rows] == [(1000, 200), (500, 100)]
 
     # a: 400 of its (this year's) payment refunded, after the approval
-    payments: Any = await ok(await client.get(f"/billing/orgs/{a.org}/payments", headers=admin_headers))
+    payments: Any = (await ok(await client.get(f"/billing/orgs/{a.org}/payments", headers=admin_headers)))[
+        "items"
+    ]
     (payment,) = payments["items"] if isinstance(payments, dict) else payments
     url = f"/billing/orgs/{a.org}/payments/{payment['id']}/refunds"
     body = {"reason": "requested_by_customer", "amount": 400}

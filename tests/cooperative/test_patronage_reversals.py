@@ -72,7 +72,7 @@ async def paying_member(
     (invoice,) = (await ok(await client.get(f"/billing/orgs/{org}/invoices", headers=headers)))["items"]
     member = Member(client, headers, runtime, org)
     await member.deliver(intent(invoice["amount_due"], invoice["id"], currency="sek"))
-    (payment,) = await ok(await client.get(f"/billing/orgs/{org}/payments", headers=headers))
+    (payment,) = (await ok(await client.get(f"/billing/orgs/{org}/payments", headers=headers)))["items"]
     return member, invoice, payment
 
 
@@ -108,7 +108,7 @@ async def test_refunds_credits_and_lost_disputes_subtract_once_and_the_surplus_s
     assert await a.patronage() == 700
     # the refund announced again (a replayed event) still counts once
     async with runtime.uow() as uow:
-        done = (await ok(await client.get(url, headers=admin_headers)))[0]
+        done = (await ok(await client.get(url, headers=admin_headers)))["items"][0]
         await uow.publish(
             Event(
                 type=REFUND_UPDATED,

@@ -47,8 +47,13 @@ async def test_zero_is_not_false(client: httpx.AsyncClient, admin_headers: dict[
             f"/billing/products/{product['id']}", json={"active": value}, headers=admin_headers
         )
         assert_names_field(r, 400, "active", "body")
-    r = await client.get("/billing/products", headers=admin_headers)
-    assert next(p for p in r.json() if p["id"] == product["id"])["active"] is True
+    listed: list[dict[str, Any]] = []
+    cursor = ""
+    while cursor is not None:
+        url = f"/billing/products?limit=500&cursor={cursor}"
+        page = (await client.get(url, headers=admin_headers)).json()
+        listed, cursor = listed + page["items"], page["next_cursor"]
+    assert next(p for p in listed if p["id"] == product["id"])["active"] is True
 
 
 @pytest.mark.parametrize("expires_at", [0, 1893456000, 1.5, "0", "1893456000", True])

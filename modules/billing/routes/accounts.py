@@ -13,7 +13,9 @@ from modules.billing.contracts import BillingAccountDTO
 from modules.billing.schemas import CreateAccount, UpdateAccount
 from modules.billing.services import accounts
 from platform_core.http.auth import requires
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 
 class AccountController(Controller):
@@ -31,9 +33,13 @@ class AccountController(Controller):
 
     @get("/", guards=[requires(perm.ACCOUNTS_READ)], summary="The organization's billing accounts")
     async def list_accounts(
-        self, org_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
-    ) -> list[BillingAccountDTO]:
-        return await accounts.list_accounts(uow, org_id)
+        self,
+        org_id: FromPath[uuid.UUID],
+        uow: NamedDependency[UnitOfWork],
+        limit: Limit = None,
+        cursor: Cursor = None,
+    ) -> Page[BillingAccountDTO]:
+        return await accounts.list_accounts(uow, org_id, limit=check_limit(limit), cursor=cursor)
 
     @get("/{account_id:uuid}", guards=[requires(perm.ACCOUNTS_READ)], summary="Get a billing account")
     async def get_account(

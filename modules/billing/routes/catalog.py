@@ -20,7 +20,9 @@ from modules.billing.schemas import (
 )
 from modules.billing.services import catalog, discounts
 from platform_core.http.auth import requires
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 
 class CatalogController(Controller):
@@ -34,8 +36,10 @@ class CatalogController(Controller):
         return await catalog.create_product(uow, data)
 
     @get("/products", guards=[requires(perm.CATALOG_READ)], summary="List products")
-    async def list_products(self, uow: NamedDependency[UnitOfWork]) -> list[ProductDTO]:
-        return await catalog.list_products(uow)
+    async def list_products(
+        self, uow: NamedDependency[UnitOfWork], limit: Limit = None, cursor: Cursor = None
+    ) -> Page[ProductDTO]:
+        return await catalog.list_products(uow, limit=check_limit(limit), cursor=cursor)
 
     @patch("/products/{product_id:uuid}", guards=[requires(perm.CATALOG_WRITE)], summary="Update a product")
     async def update_product(
@@ -60,9 +64,13 @@ class CatalogController(Controller):
         summary="A product's prices",
     )
     async def list_prices(
-        self, product_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
-    ) -> list[PriceDTO]:
-        return await catalog.list_prices(uow, product_id)
+        self,
+        product_id: FromPath[uuid.UUID],
+        uow: NamedDependency[UnitOfWork],
+        limit: Limit = None,
+        cursor: Cursor = None,
+    ) -> Page[PriceDTO]:
+        return await catalog.list_prices(uow, product_id, limit=check_limit(limit), cursor=cursor)
 
     @patch(
         "/prices/{price_id:uuid}",

@@ -13,7 +13,9 @@ from modules.billing.contracts import CreditNoteDTO
 from modules.billing.schemas import CreateCreditNote
 from modules.billing.services import credit_notes
 from platform_core.http.auth import requires
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 
 class CreditNoteController(Controller):
@@ -57,9 +59,13 @@ class CreditNoteController(Controller):
         summary="The organization's credit notes",
     )
     async def list_notes(
-        self, org_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
-    ) -> list[CreditNoteDTO]:
-        return await credit_notes.list_credit_notes(uow, org_id)
+        self,
+        org_id: FromPath[uuid.UUID],
+        uow: NamedDependency[UnitOfWork],
+        limit: Limit = None,
+        cursor: Cursor = None,
+    ) -> Page[CreditNoteDTO]:
+        return await credit_notes.list_credit_notes(uow, org_id, limit=check_limit(limit), cursor=cursor)
 
     @get(
         "/orgs/{org_id:uuid}/credit-notes/{credit_note_id:uuid}",

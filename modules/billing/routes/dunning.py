@@ -14,7 +14,9 @@ from modules.billing.contracts import AccountOverdueDTO, OverduePolicyDTO
 from modules.billing.schemas import CreateOverduePolicy, UpdateOverduePolicy
 from modules.billing.services import dunning, overdue_policies
 from platform_core.http.auth import requires
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 
 class DunningController(Controller):
@@ -26,8 +28,10 @@ class DunningController(Controller):
         guards=[requires(perm.OVERDUE_POLICIES_READ)],
         summary="Overdue policies: the default and every account's own (operators)",
     )
-    async def list_policies(self, uow: NamedDependency[UnitOfWork]) -> list[OverduePolicyDTO]:
-        return await overdue_policies.list_policies(uow)
+    async def list_policies(
+        self, uow: NamedDependency[UnitOfWork], limit: Limit = None, cursor: Cursor = None
+    ) -> Page[OverduePolicyDTO]:
+        return await overdue_policies.list_policies(uow, limit=check_limit(limit), cursor=cursor)
 
     @post(
         "/overdue-policies",

@@ -58,17 +58,23 @@ class InvoiceController(Controller):
 
     @get("/orgs/{org_id:uuid}/payments", guards=[requires(perm.PAYMENTS_READ)], summary="Payments received")
     async def list_payments(
-        self, org_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
-    ) -> list[PaymentDTO]:
-        return await payments.list_payments(uow, org_id)
+        self,
+        org_id: FromPath[uuid.UUID],
+        uow: NamedDependency[UnitOfWork],
+        limit: Limit = None,
+        cursor: Cursor = None,
+    ) -> Page[PaymentDTO]:
+        return await payments.list_payments(uow, org_id, limit=check_limit(limit), cursor=cursor)
 
     @get(
         "/payments/unmatched",
         guards=[requires(perm.INVOICES_WRITE)],
         summary="Payments that settled no invoice, for reconciliation (operators)",
     )
-    async def unmatched_payments(self, uow: NamedDependency[UnitOfWork]) -> list[PaymentDTO]:
-        return await payments.list_unmatched(uow)
+    async def unmatched_payments(
+        self, uow: NamedDependency[UnitOfWork], limit: Limit = None, cursor: Cursor = None
+    ) -> Page[PaymentDTO]:
+        return await payments.list_unmatched(uow, limit=check_limit(limit), cursor=cursor)
 
     @post(
         "/invoices/{invoice_id:uuid}/mark-paid",

@@ -13,7 +13,9 @@ from modules.billing import permissions as perm
 from modules.billing.contracts import PaymentMethodDTO
 from modules.billing.services import payment_methods
 from platform_core.http.auth import requires
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 
 class PaymentMethodController(Controller):
@@ -22,9 +24,15 @@ class PaymentMethodController(Controller):
 
     @get("/", guards=[requires(perm.PAYMENT_METHODS_READ)], summary="The organization's payment methods")
     async def list_payment_methods(
-        self, org_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
-    ) -> list[PaymentMethodDTO]:
-        return await payment_methods.list_payment_methods(uow, org_id)
+        self,
+        org_id: FromPath[uuid.UUID],
+        uow: NamedDependency[UnitOfWork],
+        limit: Limit = None,
+        cursor: Cursor = None,
+    ) -> Page[PaymentMethodDTO]:
+        return await payment_methods.list_payment_methods(
+            uow, org_id, limit=check_limit(limit), cursor=cursor
+        )
 
     @post(
         "/{payment_method_id:uuid}/default",

@@ -14,7 +14,9 @@ from modules.billing.contracts import RefundDTO
 from modules.billing.schemas import CreateRefund
 from modules.billing.services import refunds
 from platform_core.http.auth import requires
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 
 class RefundController(Controller):
@@ -45,9 +47,14 @@ class RefundController(Controller):
         summary="A payment's refunds",
     )
     async def payment_refunds(
-        self, org_id: FromPath[uuid.UUID], payment_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
-    ) -> list[RefundDTO]:
-        return await refunds.list_refunds(uow, org_id, payment_id)
+        self,
+        org_id: FromPath[uuid.UUID],
+        payment_id: FromPath[uuid.UUID],
+        uow: NamedDependency[UnitOfWork],
+        limit: Limit = None,
+        cursor: Cursor = None,
+    ) -> Page[RefundDTO]:
+        return await refunds.list_refunds(uow, org_id, payment_id, limit=check_limit(limit), cursor=cursor)
 
     @get(
         "/orgs/{org_id:uuid}/refunds",
@@ -55,9 +62,13 @@ class RefundController(Controller):
         summary="The organization's refunds",
     )
     async def org_refunds(
-        self, org_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
-    ) -> list[RefundDTO]:
-        return await refunds.list_refunds(uow, org_id)
+        self,
+        org_id: FromPath[uuid.UUID],
+        uow: NamedDependency[UnitOfWork],
+        limit: Limit = None,
+        cursor: Cursor = None,
+    ) -> Page[RefundDTO]:
+        return await refunds.list_refunds(uow, org_id, limit=check_limit(limit), cursor=cursor)
 
     @post(
         "/refunds/{refund_id:uuid}/succeed",

@@ -13,7 +13,9 @@ from modules.billing.contracts import UnpricedUsageDTO, UnpricedUsageStatus
 from modules.billing.schemas import PriceUnpricedUsage, WaiveUnpricedUsage
 from modules.billing.services import unpriced_usage
 from platform_core.http.auth import requires
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 
 class UnpricedUsageController(Controller):
@@ -27,9 +29,13 @@ class UnpricedUsageController(Controller):
         description="Open items (default) wait for an operator; `status` lists priced or waived ones.",
     )
     async def list_unpriced(
-        self, uow: NamedDependency[UnitOfWork], status: FromQuery[UnpricedUsageStatus | None] = None
-    ) -> list[UnpricedUsageDTO]:
-        return await unpriced_usage.list_unpriced(uow, status)
+        self,
+        uow: NamedDependency[UnitOfWork],
+        status: FromQuery[UnpricedUsageStatus | None] = None,
+        limit: Limit = None,
+        cursor: Cursor = None,
+    ) -> Page[UnpricedUsageDTO]:
+        return await unpriced_usage.list_unpriced(uow, status, limit=check_limit(limit), cursor=cursor)
 
     @post(
         "/{unpriced_id:uuid}/price",

@@ -17,6 +17,7 @@ from platform_core.core.errors import Conflict, Forbidden, NotFound
 from platform_core.core.patching import apply_patch
 from platform_core.messaging.events import Subject
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 
 def account_dto(a: BillingAccount) -> BillingAccountDTO:
@@ -87,10 +88,17 @@ async def create_account(uow: UnitOfWork, org_id: uuid.UUID, data: CreateAccount
     return account_dto(account)
 
 
-async def list_accounts(uow: UnitOfWork, org_id: uuid.UUID) -> list[BillingAccountDTO]:
+async def list_accounts(
+    uow: UnitOfWork, org_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> Page[BillingAccountDTO]:
     await org_api.get_organization(uow, org_id)
-    rows = await uow.session.scalars(select(BillingAccount).where(BillingAccount.org_id == org_id))
-    return [account_dto(a) for a in rows]
+    stmt = keyset(
+        select(BillingAccount).where(BillingAccount.org_id == org_id),
+        [BillingAccount.id.expression],
+        cursor=cursor,
+        limit=limit,
+    )
+    return page_of(list(await uow.session.scalars(stmt)), limit, lambda a: [str(a.id)], account_dto)
 
 
 async def get_account(uow: UnitOfWork, org_id: uuid.UUID, account_id: uuid.UUID) -> BillingAccountDTO:

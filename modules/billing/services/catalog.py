@@ -23,6 +23,7 @@ from modules.entitlements import api as ent_api
 from platform_core.core.errors import Conflict, NotFound, Unprocessable
 from platform_core.messaging.events import Subject
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 
 def product_dto(p: Product) -> ProductDTO:
@@ -117,8 +118,10 @@ async def update_product(uow: UnitOfWork, product_id: uuid.UUID, changes: Update
     return product_dto(product)
 
 
-async def list_products(uow: UnitOfWork) -> list[ProductDTO]:
-    return [product_dto(p) for p in await uow.session.scalars(select(Product).order_by(Product.key))]
+async def list_products(uow: UnitOfWork, *, limit: int, cursor: str | None) -> Page[ProductDTO]:
+    """By key."""
+    stmt = keyset(select(Product), [Product.key.expression], cursor=cursor, limit=limit)
+    return page_of(list(await uow.session.scalars(stmt)), limit, lambda p: [p.key], product_dto)
 
 
 def _check_price(data: CreatePrice) -> None:
@@ -192,9 +195,12 @@ async def price_row(uow: UnitOfWork, price_id: uuid.UUID) -> Price:
     return price
 
 
-async def list_prices(uow: UnitOfWork, product_id: uuid.UUID) -> list[PriceDTO]:
+async def list_prices(
+    uow: UnitOfWork, product_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> Page[PriceDTO]:
+    """Oldest first (ids are time-ordered)."""
     await product_row(uow, product_id)
-    rows = await uow.session.scalars(
-        select(Price).where(Price.product_id == product_id).order_by(Price.created_at)
+    stmt = keyset(
+        select(Price).where(Price.product_id == product_id), [Price.id.expression], cursor=cursor, limit=limit
     )
-    return [price_dto(p) for p in rows]
+    return page_of(list(await uow.session.scalars(stmt)), limit, lambda p: [str(p.id)], price_dto)

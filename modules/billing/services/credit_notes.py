@@ -5,7 +5,8 @@ is at most the invoice's total minus what issued notes already credited (checked
 invoice's lock). The amount goes out in up to three ways, stated on the note:
 - `pre_payment_amount`: off an open invoice's `amount_due` (reaching 0 settles the invoice);
 - `refund_amount`: a refund of the invoice's payment (services/refunds, same transaction);
-- `credit_amount`: a negative pending charge, so the account's next invoice carries it.
+- `credit_amount`: a credit grant of the account (source `credit_note`, services/credit_grants),
+  spent by its next invoices.
 Notes are numbered from their own gapless sequence and immutable once issued (trigger).
 
 Tax (billing_0028_tax_rates): a note is tax-inclusive. A line can be credited up to what it
@@ -15,9 +16,10 @@ proportion, or the invoice's for a note of one amount, rounded half-to-even cumu
 (services/tax_math.credit_tax_share), so notes that credit everything give back all the tax.
 
 Voiding reverses what the note did where that is still possible: an open invoice's amount due
-goes back up, an unused credit is cancelled by an offsetting pending charge. It is refused
-(409) when a refund went out (money that left is not taken back: refund again or not at all),
-when the invoice it reduced is no longer open, or when the credit was already invoiced."""
+goes back up, its credit grant is voided. It is refused (409) when a refund went out (money
+that left is not taken back: refund again or not at all), when the invoice it reduced is no
+longer open, or when an invoice used any of its credit (`credit_note_credit_used`: the note
+stands; an operator may credit the difference with a new document)."""
 
 from __future__ import annotations
 
@@ -40,11 +42,11 @@ from modules.billing.models import (
     Invoice,
     InvoiceLineItem,
     Payment,
-    PendingCharge,
     Refund,
 )
 from modules.billing.schemas import CreateCreditNote
 from modules.billing.services import refunds
+from modules.billing.services.credit_grants import grant_credit, void_source_grant
 from modules.billing.services.invoices import announce_invoice
 from modules.billing.services.tax_math import credit_tax_share
 from modules.billing.services.taxes import line_taxes
@@ -52,6 +54,7 @@ from platform_core.core.clock import utcnow
 from platform_core.core.errors import Conflict, NotFound, Unprocessable
 from platform_core.messaging.events import Subject
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 ISSUER = "keel"
 _TAKE_NUMBER = text(
@@ -242,18 +245,6 @@ async def create_credit_note(uow: UnitOfWork, invoice_id: uuid.UUID, data: Creat
             code="credit_exceeds_amount_due",
         )
     prefix, number = (await uow.session.execute(_TAKE_NUMBER, {"issuer": ISSUER})).one()
-    pending: PendingCharge | None = None
-    if credit:
-        pending = PendingCharge(
-            org_id=invoice.org_id,
-            account_id=invoice.account_id,
-            kind="credit",
-            description=f"Credit note {prefix}{number:06d} on {invoice.number}",
-            amount=-credit,
-            currency=invoice.currency,
-        )
-        uow.session.add(pending)
-        await uow.session.flush()
     note = CreditNote(
         number=f"{prefix}{number:06d}",
         org_id=invoice.org_id,
@@ -268,11 +259,21 @@ async def create_credit_note(uow: UnitOfWork, invoice_id: uuid.UUID, data: Creat
         pre_payment_amount=pre_payment,
         refund_amount=refund_amount,
         credit_amount=credit,
-        pending_charge_id=pending.id if pending else None,
         created_by=uow.actor.id,
     )
     uow.session.add(note)
     await uow.session.flush()
+    if credit:
+        await grant_credit(
+            uow,
+            account_id=invoice.account_id,
+            amount=credit,
+            currency=invoice.currency,
+            category="paid",
+            description=f"Credit note {note.number} on {invoice.number}",
+            source_type="credit_note",
+            source_id=note.id,
+        )
     for line in lines:
         line.credit_note_id = note.id
     uow.session.add_all(lines)
@@ -337,25 +338,11 @@ async def void_credit_note(uow: UnitOfWork, credit_note_id: uuid.UUID) -> Credit
             f"invoice {invoice.number} is {invoice.status}: the amount due it reduced cannot be restored",
             code="credit_note_invoice_settled",
         )
-    if note.pending_charge_id is not None:
-        credit = await uow.session.scalar(
-            select(PendingCharge).where(PendingCharge.id == note.pending_charge_id).with_for_update()
+    if note.pending_charge_id is not None:  # a credit from before credit grants, invoiced since
+        raise Conflict(
+            f"the credit of credit note {note.number} was already invoiced", code="credit_note_credit_used"
         )
-        if credit is None or credit.invoice_id is not None:
-            raise Conflict(
-                f"the credit of credit note {note.number} was already invoiced",
-                code="credit_note_credit_used",
-            )
-        uow.session.add(
-            PendingCharge(
-                org_id=note.org_id,
-                account_id=note.account_id,
-                kind="credit",
-                description=f"Credit note {note.number} voided",
-                amount=note.credit_amount,
-                currency=note.currency,
-            )
-        )
+    await void_source_grant(uow, "credit_note", note.id, used_code="credit_note_credit_used")
     invoice.amount_due += note.pre_payment_amount
     invoice.amount_credited -= note.amount
     note.status, note.voided_at = "void", utcnow()
@@ -375,11 +362,38 @@ async def _dto(uow: UnitOfWork, note: CreditNote) -> CreditNoteDTO:
     return credit_note_dto(note, lines, refund_id)
 
 
-async def list_credit_notes(uow: UnitOfWork, org_id: uuid.UUID) -> list[CreditNoteDTO]:
-    notes = await uow.session.scalars(
-        select(CreditNote).where(CreditNote.org_id == org_id).order_by(CreditNote.id)
+async def list_credit_notes(
+    uow: UnitOfWork, org_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> Page[CreditNoteDTO]:
+    """A page of the organization's credit notes with their lines and refunds (three queries)."""
+    stmt = keyset(
+        select(CreditNote).where(CreditNote.org_id == org_id),
+        [CreditNote.id.expression],
+        cursor=cursor,
+        limit=limit,
     )
-    return [await _dto(uow, note) for note in notes]
+    notes = list(await uow.session.scalars(stmt))
+    ids = [note.id for note in notes[:limit]]
+    lines: dict[uuid.UUID, list[CreditNoteLine]] = {}
+    for line in await uow.session.scalars(
+        select(CreditNoteLine).where(CreditNoteLine.credit_note_id.in_(ids)).order_by(CreditNoteLine.id)
+    ):
+        lines.setdefault(line.credit_note_id, []).append(line)
+    refunds = dict(
+        (
+            await uow.session.execute(
+                select(Refund.credit_note_id, Refund.id).where(Refund.credit_note_id.in_(ids))
+            )
+        )
+        .tuples()
+        .all()
+    )
+    return page_of(
+        notes,
+        limit,
+        lambda n: [str(n.id)],
+        lambda n: credit_note_dto(n, lines.get(n.id, []), refunds.get(n.id)),
+    )
 
 
 async def get_credit_note(uow: UnitOfWork, org_id: uuid.UUID, credit_note_id: uuid.UUID) -> CreditNoteDTO:

@@ -28,6 +28,7 @@ from platform_core.core.errors import InvalidRequest
 from platform_core.core.ids import uuid7
 from platform_core.messaging.events import Event, Subject
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 STATUSES: tuple[str, ...] = get_args(DisputeStatus)
 CLOSED = ("won", "lost", "warning_closed")
@@ -175,9 +176,12 @@ async def on_stripe_dispute(uow: UnitOfWork, event: Event) -> None:
     await apply_stripe_dispute(uow, kind, obj, event.occurred_at)
 
 
-async def list_disputes(uow: UnitOfWork, org_id: uuid.UUID | None) -> list[DisputeDTO]:
+async def list_disputes(
+    uow: UnitOfWork, org_id: uuid.UUID | None, *, limit: int, cursor: str | None
+) -> Page[DisputeDTO]:
     """An organization's disputes, or (None) every dispute, for operators."""
-    query = select(Dispute).order_by(Dispute.id)
+    query = select(Dispute)
     if org_id is not None:
         query = query.where(Dispute.org_id == org_id)
-    return [dispute_dto(d) for d in await uow.session.scalars(query)]
+    stmt = keyset(query, [Dispute.id.expression], cursor=cursor, limit=limit)
+    return page_of(list(await uow.session.scalars(stmt)), limit, lambda d: [str(d.id)], dispute_dto)

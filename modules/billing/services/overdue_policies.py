@@ -25,6 +25,7 @@ from modules.billing.services.payment_retries import DEFAULT_RETRY_DAYS
 from platform_core.core.errors import Conflict, NotFound, Unprocessable
 from platform_core.messaging.events import Subject
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 _FIELDS = (
     "name",
@@ -92,11 +93,10 @@ def _subject(p: OverduePolicy) -> Subject:
     return Subject(type="overdue_policy", id=str(p.id), name=p.name)
 
 
-async def list_policies(uow: UnitOfWork) -> list[OverduePolicyDTO]:
-    rows = await uow.session.scalars(
-        select(OverduePolicy).order_by(OverduePolicy.account_id.is_not(None), OverduePolicy.id)
-    )
-    return [policy_dto(p) for p in rows]
+async def list_policies(uow: UnitOfWork, *, limit: int, cursor: str | None) -> Page[OverduePolicyDTO]:
+    """Oldest first (the platform default is created with the schema, so it comes first)."""
+    stmt = keyset(select(OverduePolicy), [OverduePolicy.id.expression], cursor=cursor, limit=limit)
+    return page_of(list(await uow.session.scalars(stmt)), limit, lambda p: [str(p.id)], policy_dto)
 
 
 async def create_policy(uow: UnitOfWork, data: CreateOverduePolicy) -> OverduePolicyDTO:

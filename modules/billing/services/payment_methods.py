@@ -31,6 +31,7 @@ from platform_core.core.clock import utcnow
 from platform_core.core.errors import Conflict, NotFound
 from platform_core.messaging.events import Event, Subject
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 PROVIDER = "stripe"
 DETAIL_FIELDS = ("type", "brand", "last4", "exp_month", "exp_year", "billing_country")
@@ -206,11 +207,16 @@ async def mark_detached(uow: UnitOfWork, pm: PaymentMethod) -> None:
     await _announce(uow, PAYMENT_METHOD_DETACHED, pm)
 
 
-async def list_payment_methods(uow: UnitOfWork, org_id: uuid.UUID) -> list[PaymentMethodDTO]:
-    rows = await uow.session.scalars(
-        select(PaymentMethod).where(PaymentMethod.org_id == org_id).order_by(PaymentMethod.id)
+async def list_payment_methods(
+    uow: UnitOfWork, org_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> Page[PaymentMethodDTO]:
+    stmt = keyset(
+        select(PaymentMethod).where(PaymentMethod.org_id == org_id),
+        [PaymentMethod.id.expression],
+        cursor=cursor,
+        limit=limit,
     )
-    return [payment_method_dto(pm) for pm in rows]
+    return page_of(list(await uow.session.scalars(stmt)), limit, lambda pm: [str(pm.id)], payment_method_dto)
 
 
 async def _owned(uow: UnitOfWork, org_id: uuid.UUID, pm_id: uuid.UUID) -> PaymentMethod:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import insert
 
 from modules.billing.contracts import PAYMENT_RECEIVED, PaymentDTO
@@ -26,6 +26,7 @@ from platform_core.core.errors import InvalidRequest
 from platform_core.core.ids import uuid7
 from platform_core.messaging.events import Event, Subject
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 
 @dataclass(frozen=True)
@@ -127,19 +128,21 @@ async def on_stripe_payment_succeeded(uow: UnitOfWork, event: Event) -> None:
     await record_payment(uow, from_stripe_intent(event.data["payload"], event.occurred_at))
 
 
-async def list_unmatched(uow: UnitOfWork) -> list[PaymentDTO]:
+async def list_unmatched(uow: UnitOfWork, *, limit: int, cursor: str | None) -> Page[PaymentDTO]:
     """Payments that settled nothing, across organizations (operators reconcile them)."""
-    rows = await uow.session.scalars(
-        select(Payment).where(Payment.status == "unmatched").order_by(Payment.created_at)
-    )
-    return [_dto(p) for p in rows]
+    return await _page(uow, select(Payment).where(Payment.status == "unmatched"), limit, cursor)
 
 
-async def list_payments(uow: UnitOfWork, org_id: uuid.UUID) -> list[PaymentDTO]:
-    rows = await uow.session.scalars(
-        select(Payment).where(Payment.org_id == org_id).order_by(Payment.created_at)
-    )
-    return [_dto(p) for p in rows]
+async def list_payments(
+    uow: UnitOfWork, org_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> Page[PaymentDTO]:
+    return await _page(uow, select(Payment).where(Payment.org_id == org_id), limit, cursor)
+
+
+async def _page(uow: UnitOfWork, query: Select[Any], limit: int, cursor: str | None) -> Page[PaymentDTO]:
+    """Oldest first (ids are time-ordered)."""
+    stmt = keyset(query, [Payment.id.expression], cursor=cursor, limit=limit)
+    return page_of(list(await uow.session.scalars(stmt)), limit, lambda p: [str(p.id)], _dto)
 
 
 def _dto(p: Payment) -> PaymentDTO:

@@ -29,6 +29,7 @@ from modules.billing.models import Dispute, Invoice, Payment, Refund
 from platform_core.core.errors import Conflict, InvalidRequest, NotFound
 from platform_core.messaging.events import Event, Subject
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 log = logging.getLogger(__name__)
 
@@ -364,13 +365,10 @@ async def on_stripe_charge_refunded(uow: UnitOfWork, event: Event) -> None:
 
 
 async def list_refunds(
-    uow: UnitOfWork, org_id: uuid.UUID, payment_id: uuid.UUID | None = None
-) -> list[RefundDTO]:
+    uow: UnitOfWork, org_id: uuid.UUID, payment_id: uuid.UUID | None = None, *, limit: int, cursor: str | None
+) -> Page[RefundDTO]:
     query = (
-        select(Refund, Payment)
-        .join(Payment, Payment.id == Refund.payment_id)
-        .where(Refund.org_id == org_id)
-        .order_by(Refund.id)
+        select(Refund, Payment).join(Payment, Payment.id == Refund.payment_id).where(Refund.org_id == org_id)
     )
     if payment_id is not None:
         if (
@@ -381,4 +379,9 @@ async def list_refunds(
         ):
             raise NotFound(f"payment {payment_id} does not exist", code="payment_not_found")
         query = query.where(Refund.payment_id == payment_id)
-    return [refund_dto(r, p) for r, p in await uow.session.execute(query)]
+    rows = list(
+        (
+            await uow.session.execute(keyset(query, [Refund.id.expression], cursor=cursor, limit=limit))
+        ).tuples()
+    )
+    return page_of(rows, limit, lambda row: [str(row[0].id)], lambda row: refund_dto(*row))

@@ -35,6 +35,7 @@ from platform_core.core.clock import utcnow
 from platform_core.core.errors import Conflict, NotFound, Unprocessable
 from platform_core.messaging.events import Subject
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 LIVE = ("active", "trialing")
 
@@ -268,11 +269,25 @@ async def get_subscription(uow: UnitOfWork, org_id: uuid.UUID, subscription_id: 
     return subscription_dto(sub, await items_of(uow, sub))
 
 
-async def list_subscriptions(uow: UnitOfWork, org_id: uuid.UUID) -> list[SubscriptionDTO]:
-    subs = await uow.session.scalars(
-        select(Subscription).where(Subscription.org_id == org_id).order_by(Subscription.created_at)
+async def list_subscriptions(
+    uow: UnitOfWork, org_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> Page[SubscriptionDTO]:
+    """Oldest first (ids are time-ordered), with their items in one more query."""
+    stmt = keyset(
+        select(Subscription).where(Subscription.org_id == org_id),
+        [Subscription.id.expression],
+        cursor=cursor,
+        limit=limit,
     )
-    return [subscription_dto(s, await items_of(uow, s)) for s in subs]
+    subs = list(await uow.session.scalars(stmt))
+    items: dict[uuid.UUID, list[SubscriptionItem]] = {}
+    for item in await uow.session.scalars(
+        select(SubscriptionItem)
+        .where(SubscriptionItem.subscription_id.in_([s.id for s in subs[:limit]]))
+        .order_by(SubscriptionItem.id)
+    ):
+        items.setdefault(item.subscription_id, []).append(item)
+    return page_of(subs, limit, lambda s: [str(s.id)], lambda s: subscription_dto(s, items.get(s.id, [])))
 
 
 async def list_changes(

@@ -30,6 +30,7 @@ from platform_core.core.clock import utcnow
 from platform_core.core.errors import Conflict, NotFound, Unprocessable
 from platform_core.messaging.events import Subject
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 
 def unpriced_dto(row: UnpricedUsage, currency: str) -> UnpricedUsageDTO:
@@ -84,15 +85,23 @@ async def hold(uow: UnitOfWork, account: BillingAccount, overage: UsageOverage, 
     await _announce(uow, UNPRICED_USAGE_CREATED, row, account.currency)
 
 
-async def list_unpriced(uow: UnitOfWork, status: UnpricedUsageStatus | None) -> list[UnpricedUsageDTO]:
-    """Across organizations, oldest first (default: the open ones)."""
-    rows = await uow.session.execute(
+async def list_unpriced(
+    uow: UnitOfWork, status: UnpricedUsageStatus | None, *, limit: int, cursor: str | None
+) -> Page[UnpricedUsageDTO]:
+    """Across organizations, oldest first (default: the open ones; ids are time-ordered)."""
+    query = (
         select(UnpricedUsage, BillingAccount.currency)
         .join(BillingAccount, BillingAccount.id == UnpricedUsage.account_id)
         .where(UnpricedUsage.status == (status or "open"))
-        .order_by(UnpricedUsage.created_at, UnpricedUsage.id)
     )
-    return [unpriced_dto(row, currency) for row, currency in rows]
+    rows = list(
+        (
+            await uow.session.execute(
+                keyset(query, [UnpricedUsage.id.expression], cursor=cursor, limit=limit)
+            )
+        ).tuples()
+    )
+    return page_of(rows, limit, lambda row: [str(row[0].id)], lambda row: unpriced_dto(*row))
 
 
 async def _open(uow: UnitOfWork, unpriced_id: uuid.UUID) -> tuple[UnpricedUsage, BillingAccount]:
