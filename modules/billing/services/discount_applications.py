@@ -110,12 +110,12 @@ async def _target(
 
 
 async def _recurring_amount(uow: UnitOfWork, account: BillingAccount, sub: Subscription | None) -> int:
-    """What `minimum_amount` is compared with: the licensed items' amount per period."""
+    """What `minimum_amount` is compared with: the current licensed items' amount per period."""
     stmt = (
         select(SubscriptionItem.quantity, Price)
         .join(Price, Price.id == SubscriptionItem.price_id)
         .join(Subscription, Subscription.id == SubscriptionItem.subscription_id)
-        .where(Price.usage_type == "licensed")
+        .where(Price.usage_type == "licensed", SubscriptionItem.removed_at.is_(None))
     )
     if sub is not None:
         stmt = stmt.where(Subscription.id == sub.id)

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, or_, select
 
 from modules.billing.contracts import COUPON_CREATED, PROMOTION_CODE_CREATED, CouponDTO, PromotionCodeDTO
-from modules.billing.models import BillingAccount, Coupon, Discount, PromotionCode, Subscription
+from modules.billing.models import BillingAccount, Coupon, Discount, PromotionCode
 from modules.billing.schemas import CreateCoupon, CreatePromotionCode
 from modules.billing.services.discount_math import discount_amounts, in_force
 from modules.billing.services.invoice_lines import Line
@@ -180,10 +180,3 @@ async def discount_lines(
     if not preview:
         await uow.session.flush()
     return [replace(line, discount_amount=amount) for line, amount in zip(lines, amounts, strict=True)]
-
-
-async def discounted(uow: UnitOfWork, sub: Subscription, lines: list[Line]) -> list[Line]:
-    """Until every invoice is drafted through invoice_drafts.create_draft (which calls
-    `discount_lines` itself): a subscription's period lines, discounted."""
-    account = await uow.session.get_one(BillingAccount, sub.account_id)
-    return await discount_lines(uow, account, sub.id, lines)
