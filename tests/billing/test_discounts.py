@@ -75,6 +75,9 @@ async def test_a_percent_discount_for_two_periods(shop: Shop, clock: Clock, runt
         clock.set(APRIL + timedelta(days=31 * month))
         await renew(runtime)
     assert await totals(shop) == [(1999, 500, 1499), (1999, 500, 1499), (1999, 0, 1999)]  # 499.75 -> 500
+    [lapsed] = await discounts(shop)
+    assert (lapsed["status"], lapsed["end_reason"]) == ("ended", "expired")
+    assert datetime.fromisoformat(lapsed["ends_at"]) == datetime(2031, 6, 1, 12, tzinfo=UTC)  # two months
 
 
 async def test_an_amount_off_once_and_never_below_zero(shop: Shop, clock: Clock, runtime: Runtime) -> None:
@@ -201,6 +204,8 @@ async def test_a_once_discount_reduces_exactly_one_invoice_even_when_two_are_mad
     assert sorted(await totals(shop)) == [(1000, 0, 1000)] * 3 + [(1000, 300, 700)]
     [used] = await discounts(shop)
     assert (used["id"], used["status"], used["end_reason"]) == (discount["id"], "ended", "used")
+    r = await shop.client.delete(f"/billing/orgs/{shop.org}/discounts/{used['id']}", headers=shop.headers)
+    assert_problem(r, 409, "discount_ended")
     price = await shop.price(unit_amount=1000)
     await shop.subscribe((price["id"], 1))
     clock.set(APRIL + timedelta(days=31))
