@@ -33,5 +33,6 @@ TAX_RATES_READ = "billing.tax_rates:read"  # platform scope (operators)
 TAX_RATES_WRITE = "billing.tax_rates:write"  # platform scope (operators)
 PURCHASES_READ = "billing.purchases:read"  # organization scope
 PURCHASES_WRITE = "billing.purchases:write"  # organization scope: buy one-time prices at operators' prices
+SUBSCRIPTIONS_PAUSE = "billing.subscriptions:pause"  # organization scope: withholds payment (and service)
 CREDIT_GRANTS_READ = "billing.credit_grants:read"  # organization scope: balance, grants, their ledger
 CREDIT_GRANTS_WRITE = "billing.credit_grants:write"  # platform scope (operators): grant and void credit

@@ -18,6 +18,7 @@ from modules.billing.routes.refunds import RefundController
 from modules.billing.routes.subscriptions import SubscriptionController
 from modules.billing.routes.tax_rates import TaxRateController
 from modules.billing.routes.unpriced_usage import UnpricedUsageController
+from modules.billing.routes.upcoming import UpcomingInvoiceController
 
 CONTROLLERS = [AccountController, CatalogController, InvoiceController, SubscriptionController]
 CONTROLLERS += [RefundController, CreditNoteController, DisputeController]
@@ -30,3 +31,4 @@ CONTROLLERS += [TaxRateController]  # billing_0028_tax_rates
 CONTROLLERS += [CreditGrantController]  # billing_0027_credit_grants
 CONTROLLERS += [DocumentController]  # invoice and credit note documents (PDF, HTML)
 CONTROLLERS += [PurchaseController]  # billing_0029_purchases
+CONTROLLERS += [UpcomingInvoiceController]  # billing_0032_plan_changes

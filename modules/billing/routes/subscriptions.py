@@ -9,11 +9,31 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from modules.billing import permissions as perm
-from modules.billing.contracts import SubscriptionChangeDTO, SubscriptionDTO
-from modules.billing.schemas import Cancel, ChangeQuantity, CreateSubscription
-from modules.billing.services import subscription_changes, subscriptions
+from modules.billing.contracts import (
+    PlanChangeDTO,
+    ScheduledChangeDTO,
+    SubscriptionChangeDTO,
+    SubscriptionDTO,
+    SubscriptionPauseDTO,
+)
+from modules.billing.schemas import (
+    Cancel,
+    ChangeQuantity,
+    CreateSubscription,
+    PauseCollection,
+    UpdateSubscription,
+)
+from modules.billing.services import (
+    pauses,
+    plan_changes,
+    scheduled_changes,
+    subscription_changes,
+    subscriptions,
+)
 from platform_core.http.auth import requires
+from platform_core.http.list_params import Cursor, Limit
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, check_limit
 
 SubscriptionId = FromPath[uuid.UUID]
 
@@ -102,3 +122,92 @@ class SubscriptionController(Controller):
         self, org_id: FromPath[uuid.UUID], subscription_id: SubscriptionId, uow: NamedDependency[UnitOfWork]
     ) -> list[SubscriptionChangeDTO]:
         return await subscriptions.list_changes(uow, org_id, subscription_id)
+
+    @post(
+        "/{subscription_id:uuid}/update",
+        guards=[requires(perm.SUBSCRIPTIONS_WRITE)],
+        status_code=200,
+        summary="Change items: swap prices, add, remove, quantities (prorated now, or at the period's end)",
+    )
+    async def update(
+        self,
+        org_id: FromPath[uuid.UUID],
+        subscription_id: SubscriptionId,
+        data: JSONBody[UpdateSubscription],
+        uow: NamedDependency[UnitOfWork],
+    ) -> PlanChangeDTO:
+        return await plan_changes.update_subscription(uow, org_id, subscription_id, data)
+
+    @get(
+        "/{subscription_id:uuid}/scheduled-changes",
+        guards=[requires(perm.SUBSCRIPTIONS_READ)],
+        summary="Item changes scheduled for a period's end (pending, applied, canceled)",
+    )
+    async def list_scheduled_changes(
+        self,
+        org_id: FromPath[uuid.UUID],
+        subscription_id: SubscriptionId,
+        uow: NamedDependency[UnitOfWork],
+        limit: Limit = None,
+        cursor: Cursor = None,
+    ) -> Page[ScheduledChangeDTO]:
+        return await scheduled_changes.list_scheduled_changes(
+            uow, org_id, subscription_id, limit=check_limit(limit), cursor=cursor
+        )
+
+    @post(
+        "/{subscription_id:uuid}/scheduled-changes/{change_id:uuid}/cancel",
+        guards=[requires(perm.SUBSCRIPTIONS_WRITE)],
+        status_code=200,
+        summary="Cancel a change scheduled for the period's end",
+    )
+    async def cancel_scheduled_change(
+        self,
+        org_id: FromPath[uuid.UUID],
+        subscription_id: SubscriptionId,
+        change_id: FromPath[uuid.UUID],
+        uow: NamedDependency[UnitOfWork],
+    ) -> ScheduledChangeDTO:
+        return await scheduled_changes.cancel_scheduled_change(uow, org_id, subscription_id, change_id)
+
+    @post(
+        "/{subscription_id:uuid}/pause",
+        guards=[requires(perm.SUBSCRIPTIONS_PAUSE)],
+        status_code=200,
+        summary="Pause collection (keep_as_draft keeps the service and bills it later; void and"
+        " mark_uncollectible withhold it)",
+    )
+    async def pause(
+        self,
+        org_id: FromPath[uuid.UUID],
+        subscription_id: SubscriptionId,
+        data: JSONBody[PauseCollection],
+        uow: NamedDependency[UnitOfWork],
+    ) -> SubscriptionPauseDTO:
+        return await pauses.pause(uow, org_id, subscription_id, data)
+
+    @post(
+        "/{subscription_id:uuid}/resume",
+        guards=[requires(perm.SUBSCRIPTIONS_PAUSE)],
+        status_code=200,
+        summary="Resume collection (held drafts are finalized; a withheld period starts again, invoiced now)",
+    )
+    async def resume(
+        self, org_id: FromPath[uuid.UUID], subscription_id: SubscriptionId, uow: NamedDependency[UnitOfWork]
+    ) -> SubscriptionPauseDTO:
+        return await pauses.resume(uow, org_id, subscription_id)
+
+    @get(
+        "/{subscription_id:uuid}/pauses",
+        guards=[requires(perm.SUBSCRIPTIONS_READ)],
+        summary="The subscription's pauses, the one in force (resumed_at null) included",
+    )
+    async def list_pauses(
+        self,
+        org_id: FromPath[uuid.UUID],
+        subscription_id: SubscriptionId,
+        uow: NamedDependency[UnitOfWork],
+        limit: Limit = None,
+        cursor: Cursor = None,
+    ) -> Page[SubscriptionPauseDTO]:
+        return await pauses.list_pauses(uow, org_id, subscription_id, limit=check_limit(limit), cursor=cursor)

@@ -31,6 +31,7 @@ from modules.billing.contracts import (
 )
 from modules.billing.models import BillingAccount, Invoice, PaymentMethod
 from modules.billing.services.overdue_policies import retry_days_for
+from modules.billing.services.pause_state import collection_withheld
 from modules.billing.services.payment_retries import next_payment_attempt, retry_schedule
 from platform_core.core.clock import utcnow
 from platform_core.messaging.events import Event, Subject
@@ -130,6 +131,7 @@ async def on_invoice_finalized(uow: UnitOfWork, event: Event) -> None:
         or invoice.collection_method != "charge_automatically"
         or invoice.status != "open"
         or invoice.amount_due <= 0
+        or await collection_withheld(uow, invoice.subscription_id)  # a paused subscription's
     ):
         return
     account = await uow.session.get_one(BillingAccount, invoice.account_id)
