@@ -29,7 +29,10 @@ async def test_only_operators_mark_a_tax_id_verified(
     body = {"name": "Vat Co", "email": "billing@vat.example", "currency": "EUR", "address": {"country": "FR"}}
     r = await client.post(accounts, json={**body, "tax_ids": [VERIFIED]}, headers=owner)
     assert_problem(r, 403, "tax_id_verification_operators_only")
-    assert (await ok(await client.get(accounts, headers=owner))) == []  # nothing written
+    listed = await ok(await client.get(accounts, headers=owner))
+    assert (
+        listed["items"] if isinstance(listed, dict) else listed
+    ) == []  # nothing written (a page, or a list)
     account = await ok(await client.post(accounts, json={**body, "tax_ids": [VAT]}, headers=owner), 201)
     url = f"{accounts}/{account['id']}"
 

@@ -23,6 +23,7 @@ from modules.billing.services.invoices import (
     locked_invoice,
 )
 from modules.billing.services.payment_retries import due_date
+from modules.billing.services.taxes import line_taxes, tax_invoice
 from platform_core.core.clock import utcnow
 from platform_core.messaging.uow import UnitOfWork
 
@@ -65,6 +66,7 @@ async def finalize(
     invoice.discount_total = sum(row.discount_amount for row in rows)
     invoice.total = invoice.subtotal - invoice.discount_total
     # tax
+    await tax_invoice(uow, account, invoice, rows)
     # credit carried forward: more credit than charges; the surplus waits for the next invoice
     if invoice.total < 0:
         carried = invoice.total
@@ -78,7 +80,7 @@ async def finalize(
         )
         rows.append(row)
         invoice.subtotal -= carried
-        invoice.total = invoice.subtotal - invoice.discount_total
+        invoice.total = invoice.subtotal - invoice.discount_total + invoice.exclusive_tax
         await uow.session.flush()
         await add_pending_charge(
             uow, account, kind="credit", description="Credit carried forward", amount=carried
@@ -99,14 +101,14 @@ async def finalize(
     await announce_invoice(uow, INVOICE_FINALIZED, invoice)
     if invoice.status == "paid":
         await announce_invoice(uow, INVOICE_PAID, invoice)
-    return invoice_dto(invoice, rows)
+    return invoice_dto(invoice, rows, await line_taxes(uow, [invoice.id]))
 
 
 async def finalize_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> InvoiceDTO:
     """An operator finalizes a draft now. Finalizing a finalized invoice changes nothing."""
     invoice = await locked_invoice(uow, invoice_id)
     if invoice.status != "draft":
-        return invoice_dto(invoice, await invoice_lines(uow, invoice.id))
+        return invoice_dto(invoice, await invoice_lines(uow, invoice.id), await line_taxes(uow, [invoice.id]))
     return await _finalize_locked(uow, invoice)
 
 

@@ -5,7 +5,7 @@ finalized — numbered, taxed, credited, immutable from then on — in invoice_f
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import msgspec
@@ -18,6 +18,7 @@ from modules.billing.contracts import (
     InvoiceEventData,
     InvoiceLineDTO,
     PaymentError,
+    TaxAmountDTO,
 )
 from modules.billing.models import (
     BillingAccount,
@@ -27,6 +28,7 @@ from modules.billing.models import (
     PendingChargeUsageEvent,
 )
 from modules.billing.services.invoice_lines import Line
+from modules.billing.services.taxes import line_taxes, tax_totals
 from platform_core.core.clock import utcnow
 from platform_core.core.errors import Conflict, NotFound
 from platform_core.messaging.events import Subject
@@ -36,7 +38,11 @@ from platform_core.persistence.pagination import Page, keyset, page_of
 __all__ = ["Line", "add_pending_charge", "announce_invoice", "get_invoice", "invoice_dto", "list_invoices"]
 
 
-def invoice_dto(inv: Invoice, lines: list[InvoiceLineItem]) -> InvoiceDTO:
+def invoice_dto(
+    inv: Invoice, lines: list[InvoiceLineItem], taxes: Mapping[uuid.UUID, TaxAmountDTO] | None = None
+) -> InvoiceDTO:
+    """`taxes`: its lines' taxes by line id (taxes.line_taxes); none for a draft."""
+    taxes = taxes or {}
     return InvoiceDTO(
         id=inv.id,
         org_id=inv.org_id,
@@ -78,10 +84,15 @@ def invoice_dto(inv: Invoice, lines: list[InvoiceLineItem]) -> InvoiceDTO:
                 period_start=line.period_start,
                 period_end=line.period_end,
                 price_id=line.price_id,
+                tax_amounts=[taxes[line.id]] if line.id in taxes else [],
             )
             for line in lines
         ],
         auto_finalize_at=inv.auto_finalize_at,
+        tax=inv.tax,
+        exclusive_tax=inv.exclusive_tax,
+        reverse_charge=inv.reverse_charge,
+        total_tax_amounts=tax_totals(taxes[line.id] for line in lines if line.id in taxes),
     )
 
 
@@ -164,8 +175,9 @@ async def list_invoices(
         stmt = stmt.where(Invoice.subscription_id == subscription_id)
     rows = list(await uow.session.scalars(keyset(stmt, [Invoice.id.expression], cursor=cursor, limit=limit)))
     lines = await lines_of(uow, [inv.id for inv in rows[:limit]])
+    taxes = await line_taxes(uow, [inv.id for inv in rows[:limit]])
     return page_of(
-        rows, limit, lambda inv: [str(inv.id)], lambda inv: invoice_dto(inv, lines.get(inv.id, []))
+        rows, limit, lambda inv: [str(inv.id)], lambda inv: invoice_dto(inv, lines.get(inv.id, []), taxes)
     )
 
 
@@ -187,7 +199,7 @@ async def get_invoice(uow: UnitOfWork, org_id: uuid.UUID, invoice_id: uuid.UUID)
     inv = await uow.session.scalar(select(Invoice).where(Invoice.id == invoice_id, Invoice.org_id == org_id))
     if inv is None:
         raise NotFound(f"invoice {invoice_id} does not exist", code="invoice_not_found")
-    return invoice_dto(inv, await invoice_lines(uow, inv.id))
+    return invoice_dto(inv, await invoice_lines(uow, inv.id), await line_taxes(uow, [inv.id]))
 
 
 async def locked_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> Invoice:
@@ -212,7 +224,7 @@ async def mark_paid(uow: UnitOfWork, invoice_id: uuid.UUID) -> InvoiceDTO:
         inv.status, inv.amount_paid, inv.paid_at = "paid", inv.amount_due, utcnow()
         await uow.session.flush()
         await announce_invoice(uow, INVOICE_PAID, inv)
-    return invoice_dto(inv, await invoice_lines(uow, inv.id))
+    return invoice_dto(inv, await invoice_lines(uow, inv.id), await line_taxes(uow, [inv.id]))
 
 
 async def void(uow: UnitOfWork, invoice_id: uuid.UUID) -> InvoiceDTO:
@@ -225,4 +237,4 @@ async def void(uow: UnitOfWork, invoice_id: uuid.UUID) -> InvoiceDTO:
         inv.status, inv.voided_at = "void", utcnow()
         await uow.session.flush()
         await announce_invoice(uow, INVOICE_VOIDED, inv)
-    return invoice_dto(inv, await invoice_lines(uow, inv.id))
+    return invoice_dto(inv, await invoice_lines(uow, inv.id), await line_taxes(uow, [inv.id]))
