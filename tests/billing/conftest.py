@@ -74,9 +74,10 @@ class Shop:
         return await self.world.check(self.workspace, self.key)
 
     async def changes(self, subscription_id: str) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = await ok(
-            await self.client.get(self.url(subscription_id, "/changes"), headers=self.headers)
+        page = await ok(
+            await self.client.get(self.url(subscription_id, "/changes?limit=500"), headers=self.headers)
         )
+        result: list[dict[str, Any]] = page["items"]
         return result
 
 

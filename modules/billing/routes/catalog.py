@@ -89,8 +89,10 @@ class CatalogController(Controller):
         return await discounts.create_coupon(uow, data)
 
     @get("/coupons", guards=[requires(perm.CATALOG_READ)], summary="List coupons")
-    async def list_coupons(self, uow: NamedDependency[UnitOfWork]) -> list[CouponDTO]:
-        return await discounts.list_coupons(uow)
+    async def list_coupons(
+        self, uow: NamedDependency[UnitOfWork], limit: Limit = None, cursor: Cursor = None
+    ) -> Page[CouponDTO]:
+        return await discounts.list_coupons(uow, limit=check_limit(limit), cursor=cursor)
 
     @post(
         "/coupons/{coupon_id:uuid}/promotion-codes",

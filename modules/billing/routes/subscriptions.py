@@ -58,9 +58,13 @@ class SubscriptionController(Controller):
 
     @get("/", guards=[requires(perm.SUBSCRIPTIONS_READ)], summary="The organization's subscriptions")
     async def list_subscriptions(
-        self, org_id: FromPath[uuid.UUID], uow: NamedDependency[UnitOfWork]
-    ) -> list[SubscriptionDTO]:
-        return await subscriptions.list_subscriptions(uow, org_id)
+        self,
+        org_id: FromPath[uuid.UUID],
+        uow: NamedDependency[UnitOfWork],
+        limit: Limit = None,
+        cursor: Cursor = None,
+    ) -> Page[SubscriptionDTO]:
+        return await subscriptions.list_subscriptions(uow, org_id, limit=check_limit(limit), cursor=cursor)
 
     @get("/{subscription_id:uuid}", guards=[requires(perm.SUBSCRIPTIONS_READ)], summary="Get a subscription")
     async def get_one(
@@ -119,9 +123,16 @@ class SubscriptionController(Controller):
         summary="Every change, with its proration",
     )
     async def changes(
-        self, org_id: FromPath[uuid.UUID], subscription_id: SubscriptionId, uow: NamedDependency[UnitOfWork]
-    ) -> list[SubscriptionChangeDTO]:
-        return await subscriptions.list_changes(uow, org_id, subscription_id)
+        self,
+        org_id: FromPath[uuid.UUID],
+        subscription_id: SubscriptionId,
+        uow: NamedDependency[UnitOfWork],
+        limit: Limit = None,
+        cursor: Cursor = None,
+    ) -> Page[SubscriptionChangeDTO]:
+        return await subscriptions.list_changes(
+            uow, org_id, subscription_id, limit=check_limit(limit), cursor=cursor
+        )
 
     @post(
         "/{subscription_id:uuid}/update",

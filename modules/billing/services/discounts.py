@@ -25,6 +25,7 @@ from platform_core.core.clock import utcnow
 from platform_core.core.errors import Conflict, NotFound, Unprocessable
 from platform_core.messaging.events import Subject
 from platform_core.messaging.uow import UnitOfWork
+from platform_core.persistence.pagination import Page, keyset, page_of
 
 
 def coupon_dto(c: Coupon) -> CouponDTO:
@@ -90,8 +91,10 @@ async def create_coupon(uow: UnitOfWork, data: CreateCoupon) -> CouponDTO:
     return coupon_dto(coupon)
 
 
-async def list_coupons(uow: UnitOfWork) -> list[CouponDTO]:
-    return [coupon_dto(c) for c in await uow.session.scalars(select(Coupon).order_by(Coupon.created_at))]
+async def list_coupons(uow: UnitOfWork, *, limit: int, cursor: str | None) -> Page[CouponDTO]:
+    """Oldest first (ids are time-ordered)."""
+    stmt = keyset(select(Coupon), [Coupon.id.expression], cursor=cursor, limit=limit)
+    return page_of(list(await uow.session.scalars(stmt)), limit, lambda c: [str(c.id)], coupon_dto)
 
 
 async def create_promotion_code(

@@ -291,26 +291,29 @@ async def list_subscriptions(
 
 
 async def list_changes(
-    uow: UnitOfWork, org_id: uuid.UUID, subscription_id: uuid.UUID
-) -> list[SubscriptionChangeDTO]:
+    uow: UnitOfWork, org_id: uuid.UUID, subscription_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> Page[SubscriptionChangeDTO]:
+    """The trail of a subscription, oldest first."""
     await get_subscription(uow, org_id, subscription_id)
-    rows = await uow.session.scalars(
-        select(SubscriptionChange)
-        .where(SubscriptionChange.subscription_id == subscription_id)
-        .order_by(SubscriptionChange.id)
+    stmt = keyset(
+        select(SubscriptionChange).where(SubscriptionChange.subscription_id == subscription_id),
+        [SubscriptionChange.id.expression],
+        cursor=cursor,
+        limit=limit,
     )
-    return [
-        SubscriptionChangeDTO(
-            id=c.id,
-            subscription_id=c.subscription_id,
-            kind=c.kind,
-            before=c.before,
-            after=c.after,
-            proration=msgspec.convert(c.proration, list[ProrationLine]),
-            effective_at=c.effective_at,
-            actor_type=c.actor_type,
-            actor_id=c.actor_id,
-            created_at=c.created_at,
-        )
-        for c in rows
-    ]
+    return page_of(list(await uow.session.scalars(stmt)), limit, lambda c: [str(c.id)], change_dto)
+
+
+def change_dto(c: SubscriptionChange) -> SubscriptionChangeDTO:
+    return SubscriptionChangeDTO(
+        id=c.id,
+        subscription_id=c.subscription_id,
+        kind=c.kind,
+        before=c.before,
+        after=c.after,
+        proration=msgspec.convert(c.proration, list[ProrationLine]),
+        effective_at=c.effective_at,
+        actor_type=c.actor_type,
+        actor_id=c.actor_id,
+        created_at=c.created_at,
+    )
