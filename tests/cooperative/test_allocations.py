@@ -181,6 +181,12 @@ async def test_allocations_are_for_operators_and_bad_input_is_refused(
     assert_problem(
         await client.post("/cooperative/allocations", json=body, headers=admin_headers), 409, "no_patronage"
     )
+    future = {**body, "fiscal_year": YEAR + 1, "surplus": 0}
+    assert_problem(
+        await client.post("/cooperative/allocations", json=future, headers=admin_headers),
+        409,
+        "fiscal_year_not_started",
+    )
     r = await client.get("/cooperative/allocations", params={"cursor": "nonsense"}, headers=admin_headers)
     assert_problem(r, 400, "invalid_cursor")
     patrons = await ok(await client.get("/cooperative/patrons", params={"limit": 1}, headers=admin_headers))

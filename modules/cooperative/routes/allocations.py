@@ -31,7 +31,8 @@ class AllocationController(Controller):
         summary="Compute a fiscal year's allocation as a draft (operators)",
         description="The surplus (minor units) divided by largest remainder among the patrons with"
         " positive net patronage in the year and currency: one row per patron, adding up exactly."
-        " 409 fiscal_year_already_approved, 409 no_patronage (a positive surplus nobody earned).",
+        " 409 fiscal_year_not_started, fiscal_year_already_approved, no_patronage (a positive surplus"
+        " nobody earned).",
     )
     async def compute(
         self, data: JSONBody[ComputeAllocation], uow: NamedDependency[UnitOfWork]

@@ -107,7 +107,10 @@ async def compute_allocation(
 ) -> AllocationDTO:
     """A draft: the surplus divided by largest remainder (`shares.largest_remainder`, ties to
     the lowest member number) among the patrons with positive net patronage in the year and
-    currency. Refused for a year already approved, and for a positive surplus nobody earned."""
+    currency. Refused for a year not started yet (approving it would close it before any
+    event), for a year already approved, and for a positive surplus nobody earned."""
+    if fiscal_year > utcnow().year:
+        raise Conflict(f"fiscal year {fiscal_year} has not started", code="fiscal_year_not_started")
     await _refuse_if_approved(uow, fiscal_year, currency)
     bases = await patronage_bases(uow, fiscal_year=fiscal_year, currency=currency)
     if surplus and not bases:
