@@ -355,11 +355,16 @@ async def apply_to_invoice(
 
 
 async def available_for(
-    uow: UnitOfWork, account: BillingAccount, lines: Sequence[InvoiceLine], *, total: int | None = None
+    uow: UnitOfWork,
+    account: BillingAccount,
+    lines: Sequence[InvoiceLine],
+    *,
+    total: int | None = None,
+    at: datetime | None = None,
 ) -> int:
-    """What finalizing an invoice of `lines` now would apply, without writing or locking
-    anything. `total` (tax included) defaults to the lines' amounts after discount."""
-    at = utcnow()
+    """What finalizing an invoice of `lines` at `at` (default now) would apply, without writing
+    or locking anything. `total` (tax included) defaults to the lines' amounts after discount."""
+    at = at or utcnow()
     payable = payable_lines(lines)
     invoice_total = sum(line.amount for line in payable) if total is None else total
     grants = list(await uow.session.scalars(_live_grants(account.id, account.currency, at)))

@@ -13,10 +13,10 @@ from sqlalchemy import select, text
 
 from modules.billing.contracts import INVOICE_FINALIZED, INVOICE_PAID, InvoiceDTO
 from modules.billing.models import BillingAccount, Invoice, InvoiceLineItem
+from modules.billing.services import credit_grants
 from modules.billing.services.invoice_drafts import create_draft
 from modules.billing.services.invoice_lines import Line
 from modules.billing.services.invoices import (
-    add_pending_charge,
     announce_invoice,
     invoice_dto,
     invoice_lines,
@@ -82,10 +82,18 @@ async def finalize(
         invoice.subtotal -= carried
         invoice.total = invoice.subtotal - invoice.discount_total + invoice.exclusive_tax
         await uow.session.flush()
-        await add_pending_charge(
-            uow, account, kind="credit", description="Credit carried forward", amount=carried
+        await credit_grants.grant_credit(
+            uow,
+            account_id=account.id,
+            amount=-carried,
+            currency=invoice.currency,
+            category="paid",
+            description="Credit carried forward",
+            source_type="carried_credit",
+            source_id=invoice.id,
         )
     # credit
+    invoice.credit_applied = await credit_grants.apply_to_invoice(uow, account, invoice, rows)
     now = utcnow()
     prefix, number = (await uow.session.execute(_TAKE_NUMBER, {"issuer": ISSUER})).one()
     invoice.number = f"{prefix}{number:06d}"
