@@ -11,7 +11,8 @@ from sqlalchemy import text
 
 from platform_core.runtime.runtime import Runtime
 from tests.billing.conftest import Shop
-from tests.billing.test_plan_changes import HALF_CENT_MOMENT, MAY, invoices, pro_setup, run, update
+from tests.billing.test_metered_usage import metered_price, use
+from tests.billing.test_plan_changes import APRIL, HALF_CENT_MOMENT, MAY, invoices, pro_setup, run, update
 from tests.entitlements.conftest import Clock, ok
 
 UPCOMING = "/billing/orgs/{org}/invoices/upcoming"
@@ -152,3 +153,27 @@ async def test_bad_proposals_are_refused_and_write_nothing(
             code,
         ), (params, r.text)
     assert await written(runtime, shop.org) == before
+
+
+async def test_the_ending_period_s_metered_usage_is_in_the_preview_as_the_renewal_bills_it(
+    shop: Shop, clock: Clock, runtime: Runtime
+) -> None:
+    clock.set(APRIL)
+    team = await shop.price(unit_amount=1000)
+    key, metered = await metered_price(shop, unit_amount=3)
+    sub = await shop.subscribe((team["id"], 1), (metered, 1))
+    await use(shop, clock, key, ("7", APRIL + timedelta(days=2)), ("5", APRIL + timedelta(days=20)))
+    before = await written(runtime, shop.org)
+
+    preview = await ok(await upcoming(shop, sub["id"]))
+
+    assert await written(runtime, shop.org) == before
+    assert [(line["source"], line["amount"]) for line in preview["lines"]] == [
+        ("subscription_item", 1000),
+        ("metered_usage", 36),
+    ]
+    clock.set(MAY)
+    await run(runtime, "billing.renew_subscriptions")
+    clock.set(MAY + timedelta(days=1))
+    await run(runtime, "billing.finalize_invoices")
+    assert shape((await invoices(shop))[-1]) == shape(preview)

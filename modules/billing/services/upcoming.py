@@ -1,9 +1,9 @@
 """The upcoming invoice (Stripe's `invoices/upcoming`), computed without writing anything: no
 lock, no row, no number, no event. It is what the renewal at the period's end would draft:
-the next period's licensed items (after the change scheduled for then, if any; metered usage
-is billed from usage at the renewal and is not foreseen here), discounted as the renewal
-discounts them, plus the account's open pending charges; then tax and credit as finalizing
-would apply them now.
+the next period's licensed items (after the change scheduled for then, if any), discounted as
+the renewal discounts them, plus the account's open pending charges and the ending period's
+metered usage recorded so far (the renewal bills it in arrears); then tax and credit as
+finalizing would apply them now.
 
 A proposed change (`items`, `proration_behavior`, `proration_date`, as for
 `POST …/subscriptions/{id}/update` now) is checked exactly as the change would be; its next
@@ -29,6 +29,7 @@ from modules.billing.services.accounts import account_row
 from modules.billing.services.catalog import price_row, product_row
 from modules.billing.services.discounts import discount_lines
 from modules.billing.services.invoice_lines import Line
+from modules.billing.services.metered_usage import preview_usage_lines
 from modules.billing.services.periods import period_at, shift
 from modules.billing.services.plan_changes import (
     NEW_ITEM,
@@ -165,11 +166,12 @@ async def upcoming_invoice(
     if sub.status not in ("active", "trialing", "past_due", "unpaid"):
         raise Conflict(f"the subscription is {sub.status}: no invoice comes", code="no_upcoming_invoice")
     account = await account_row(uow, org_id, sub.account_id)
-    items: Sequence[BilledItem] = await items_of(uow, sub)
+    current = await items_of(uow, sub)
+    items: Sequence[BilledItem] = current
     proration: list[ProrationLine] = []
     at = None
     if changes:
-        moves = await plan_moves(uow, sub, list(items), changes, at_period_end=False)  # type: ignore[arg-type]
+        moves = await plan_moves(uow, sub, current, changes, at_period_end=False)
         at = proration_date or utcnow()
         check_proration_date(sub, at, utcnow(), preview=True)
         if sub.status == "active" and proration_behavior != "none":
@@ -179,7 +181,7 @@ async def upcoming_invoice(
     else:
         scheduled = await pending_change(uow, sub.id, lock=False)
         if scheduled is not None:
-            items = _after(items, await preview_moves(uow, sub, list(items), scheduled))  # type: ignore[arg-type]
+            items = _after(items, await preview_moves(uow, sub, current, scheduled))
     start, end = _next_period(sub)
     lines = await period_lines(uow, sub, items, start, end)
     lines = await discount_lines(uow, account, sub.id, lines, preview=True)
@@ -215,6 +217,8 @@ async def upcoming_invoice(
             )
             for p in proration
         ]
+    # the renewal bills the ending period's metered usage (recorded so far) before it invoices
+    lines += await preview_usage_lines(uow, sub, current, until=sub.current_period_end)
     return await _totals(uow, account, sub, lines, (start, end), proration, at)
 
 
