@@ -278,7 +278,9 @@ async def test_an_unpaid_account_recovers_only_when_nothing_is_past_due(
     await run_dunning(runtime)
     assert (await overdue(shop))["state"] == "unpaid"
 
-    policies = (await ok(await shop.client.get("/billing/overdue-policies", headers=shop.headers)))["items"]
+    policies = (await ok(await shop.client.get("/billing/overdue-policies?limit=500", headers=shop.headers)))[
+        "items"
+    ]
     own = next(p for p in policies if p["account_id"] == shop.account)
     r = await shop.client.patch(
         f"/billing/overdue-policies/{own['id']}",
@@ -303,7 +305,9 @@ async def test_an_unpaid_account_recovers_only_when_nothing_is_past_due(
 
 
 async def test_overdue_policies_are_operator_only_and_checked(shop: Shop, runtime: Runtime) -> None:
-    policies = (await ok(await shop.client.get("/billing/overdue-policies", headers=shop.headers)))["items"]
+    policies = (await ok(await shop.client.get("/billing/overdue-policies?limit=500", headers=shop.headers)))[
+        "items"
+    ]
     default = policies[0]
     assert default["account_id"] is None
     assert default["retry_days"] == [3, 5, 7]

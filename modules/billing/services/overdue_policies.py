@@ -94,9 +94,15 @@ def _subject(p: OverduePolicy) -> Subject:
 
 
 async def list_policies(uow: UnitOfWork, *, limit: int, cursor: str | None) -> Page[OverduePolicyDTO]:
-    """Oldest first (the platform default is created with the schema, so it comes first)."""
-    stmt = keyset(select(OverduePolicy), [OverduePolicy.id.expression], cursor=cursor, limit=limit)
-    return page_of(list(await uow.session.scalars(stmt)), limit, lambda p: [str(p.id)], policy_dto)
+    """The platform default first, then the accounts' own, oldest first."""
+    own = OverduePolicy.account_id.is_not(None)
+    stmt = keyset(select(OverduePolicy), [own, OverduePolicy.id.expression], cursor=cursor, limit=limit)
+    return page_of(
+        list(await uow.session.scalars(stmt)),
+        limit,
+        lambda p: [p.account_id is not None, str(p.id)],
+        policy_dto,
+    )
 
 
 async def create_policy(uow: UnitOfWork, data: CreateOverduePolicy) -> OverduePolicyDTO:
