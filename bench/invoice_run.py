@@ -29,14 +29,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
+from sqlalchemy import event
 
 from bench import load_average, machine_summary
 from migrations import KEEL_MIGRATIONS as migrate
@@ -240,17 +243,52 @@ async def drain(runtime: Runtime, job: Any) -> int:
         total += done
 
 
-async def run_jobs(runtime: Runtime, ended: datetime) -> tuple[float, float]:
-    """Renew, then finalize an hour later; wall and CPU seconds."""
+class QueryCounter:
+    """Counts the statements the engine sends (one per round trip; executemany counts once)."""
+
+    def __init__(self) -> None:
+        self.renew = self.finalize = 0
+        self.phase = "renew"
+        self.statements: Counter[str] = Counter()
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if self.phase == "renew":
+            self.renew += 1
+        else:
+            self.finalize += 1
+        self.statements[f"{self.phase}: {' '.join(statement.split())[:110]}"] += 1
+
+
+async def run_jobs(
+    runtime: Runtime, ended: datetime, profile: str | None = None
+) -> tuple[float, float, QueryCounter]:
+    """Renew, then finalize an hour later; wall and CPU seconds, and the statements sent."""
+    queries = QueryCounter()
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", queries)
+    profiler = cProfile.Profile() if profile else None
     start, cpu = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
     clock.set_source(lambda: ended + timedelta(minutes=1))
     renewed = await drain(runtime, renew_due)
+    renew_wall = time.perf_counter() - start
+    queries.phase = "finalize"
     delay = runtime.settings.invoice_finalize_delay_seconds
     clock.set_source(lambda: ended + timedelta(minutes=2, seconds=delay))
     finalized = await drain(runtime, finalize_due)
     clock.set_source(None)
-    print(f"  renewed {renewed} subscription(s), finalized {finalized} invoice(s)")
-    return time.perf_counter() - start, time.process_time() - cpu
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile)
+        for statement, count in queries.statements.most_common(40):
+            print(f"  {count:7d}  {statement}")
+    wall = time.perf_counter() - start
+    event.remove(runtime.engine.sync_engine, "before_cursor_execute", queries)
+    print(
+        f"  renewed {renewed} subscription(s) in {renew_wall:.1f} s ({queries.renew} statements), "
+        f"finalized {finalized} invoice(s) in {wall - renew_wall:.1f} s ({queries.finalize} statements)"
+    )
+    return wall, time.process_time() - cpu, queries
 
 
 async def copy_baseline(conn: asyncpg.Connection, since: datetime) -> tuple[int, int, float]:
@@ -296,6 +334,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscriptions", type=int, default=10_000)
     parser.add_argument("--tenants", type=int, default=100)
+    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the jobs to FILE")
     args = parser.parse_args()
     print(machine_summary())
     await prepare_database()
@@ -314,7 +353,7 @@ async def main() -> None:
             subs = await conn.fetchval("SELECT count(*) FROM billing.subscriptions WHERE status = 'active'")
             print(f"setup: {subs} subscriptions in {args.tenants} organizations; load {load_average()}")
             since = ended
-            wall, cpu = await run_jobs(runtime, ended)
+            wall, cpu, queries = await run_jobs(runtime, ended, args.profile)
             invoices, lines, copy_s = await copy_baseline(conn, since)
         finally:
             await conn.close()
@@ -323,6 +362,10 @@ async def main() -> None:
     rate, copy_rate = invoices / wall, invoices / copy_s
     print(
         f"jobs: {invoices} invoices ({lines} lines) in {wall:.1f} s = {rate:,.0f} invoices/s; CPU {cpu / invoices * 1e3:.2f} ms/invoice"
+    )
+    print(
+        f"statements per invoice: {(queries.renew + queries.finalize) / invoices:.1f} "
+        f"(renew {queries.renew / invoices:.1f}, finalize {queries.finalize / invoices:.1f})"
     )
     print(f"copy: the same rows in {copy_s:.2f} s = {copy_rate:,.0f} invoices/s")
     print(f"ratio jobs/copy: {rate / copy_rate:.3f}; load {load_average()}")

@@ -53,10 +53,8 @@ def _subject(a: BillingAccount) -> Subject:
 
 
 async def account_row(uow: UnitOfWork, org_id: uuid.UUID, account_id: uuid.UUID) -> BillingAccount:
-    account = await uow.session.scalar(
-        select(BillingAccount).where(BillingAccount.id == account_id, BillingAccount.org_id == org_id)
-    )
-    if account is None:
+    account = await uow.session.get(BillingAccount, account_id)  # the identity map's, if loaded
+    if account is None or account.org_id != org_id:
         raise NotFound(f"billing account {account_id} does not exist", code="billing_account_not_found")
     return account
 

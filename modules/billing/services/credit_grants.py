@@ -30,6 +30,7 @@ from modules.billing.contracts import (
 )
 from modules.billing.models import BillingAccount, Invoice, Price
 from modules.billing.models.credit_grants import CreditGrant, CreditTransaction
+from modules.billing.services import job_batch
 from modules.billing.services.credit_burn import GrantBalance, PayableLine, burn
 from platform_core.core.clock import utcnow
 from platform_core.core.errors import Conflict, NotFound, Unprocessable
@@ -335,7 +336,19 @@ async def apply_to_invoice(
     ledger row per grant that pays, written under the grants' row locks. Returns the minor
     units applied, never more than the invoice's total."""
     at = invoice.finalized_at or utcnow()
-    grants = list(await uow.session.scalars(_live_grants(account.id, invoice.currency, at).with_for_update()))
+    batch = job_batch.current(uow)
+    if batch is not None and batch.grants is not None and account.id in batch.account_ids - batch.granted:
+        grants = [  # what _live_grants selects, from the batch's locked rows
+            g
+            for g in batch.grants.get(account.id, ())
+            if g.currency == invoice.currency
+            and g.voided_at is None
+            and g.expired_at is None
+            and g.effective_at <= at
+        ]
+    else:
+        stmt = _live_grants(account.id, invoice.currency, at).with_for_update()
+        grants = list(await uow.session.scalars(stmt))
     if not grants or invoice.total <= 0:
         return 0
     by_id = {g.id: g for g in grants}

@@ -11,6 +11,7 @@ used, so a `once` discount reduces exactly one invoice however many are made at 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
@@ -19,6 +20,7 @@ from sqlalchemy import ColumnElement, or_, select
 from modules.billing.contracts import COUPON_CREATED, PROMOTION_CODE_CREATED, CouponDTO, PromotionCodeDTO
 from modules.billing.models import BillingAccount, Coupon, Discount, PromotionCode
 from modules.billing.schemas import CreateCoupon, CreatePromotionCode
+from modules.billing.services import job_batch
 from modules.billing.services.discount_math import discount_amounts, in_force
 from modules.billing.services.invoice_lines import Line
 from platform_core.core.clock import utcnow
@@ -136,18 +138,34 @@ async def discount_in_force(
 ) -> Discount | None:
     """The discount an invoice made at `at` gets: the subscription's, else the account's.
     `lock`: rows are locked, and one whose `ends_at` passed is ended (`expired`) on the way."""
-    scope: ColumnElement[bool] = Discount.subscription_id.is_(None)
-    if subscription_id is not None:
-        scope = or_(scope, Discount.subscription_id == subscription_id)
-    stmt = (
-        select(Discount)
-        .where(Discount.account_id == account_id, Discount.ended_at.is_(None), scope)
-        .order_by(Discount.subscription_id.is_(None))  # the subscription's first
-    )
-    if lock:
-        stmt = stmt.with_for_update()
+    batch = job_batch.current(uow)
+    rows: Iterable[Discount]
+    if (
+        batch is not None
+        and batch.discounts is not None
+        and account_id in batch.account_ids
+        and (subscription_id is None or subscription_id in batch.subscription_ids)
+    ):  # read and locked already
+        rows = sorted(
+            (
+                d
+                for d in batch.discounts.get(account_id, ())
+                if d.ended_at is None and d.subscription_id in (None, subscription_id)
+            ),
+            key=lambda d: d.subscription_id is None,  # the subscription's first
+        )
+    else:
+        scope: ColumnElement[bool] = Discount.subscription_id.is_(None)
+        if subscription_id is not None:
+            scope = or_(scope, Discount.subscription_id == subscription_id)
+        stmt = (
+            select(Discount)
+            .where(Discount.account_id == account_id, Discount.ended_at.is_(None), scope)
+            .order_by(Discount.subscription_id.is_(None))  # the subscription's first
+        )
+        rows = await uow.session.scalars(stmt.with_for_update() if lock else stmt)
     found = None
-    for discount in await uow.session.scalars(stmt):
+    for discount in rows:
         if in_force(discount.starts_at, discount.ends_at, at):
             found = found or discount
         elif lock and discount.ends_at is not None and discount.ends_at <= at:

@@ -34,21 +34,27 @@ async def create_draft(
     takes: a charge belongs to one invoice. The finalize job finalizes it at `finalize_at`
     (None: only an explicit finalize does). `take_pending=False`: `lines` alone (a paused
     subscription's withheld period, services/pauses.py)."""
-    pending = [] if not take_pending else list(
-        await uow.session.scalars(
-            select(PendingCharge)
-            .where(
-                PendingCharge.account_id == account.id,
-                PendingCharge.invoice_id.is_(None),
-                PendingCharge.currency == account.currency,
+    pending = (
+        []
+        if not take_pending
+        else list(
+            await uow.session.scalars(
+                select(PendingCharge)
+                .where(
+                    PendingCharge.account_id == account.id,
+                    PendingCharge.invoice_id.is_(None),
+                    PendingCharge.currency == account.currency,
+                )
+                .order_by(PendingCharge.created_at, PendingCharge.id)
+                .with_for_update()
             )
-            .order_by(PendingCharge.created_at, PendingCharge.id)
-            .with_for_update()
         )
     )
     lines = lines + [
         Line(
-            source="metered_usage" if p.kind == "metered_usage" else "pending_charge",  # services/metered_usage.py
+            source="metered_usage"
+            if p.kind == "metered_usage"
+            else "pending_charge",  # services/metered_usage.py
             source_id=p.id,
             description=p.description,
             amount=p.amount,
@@ -75,17 +81,33 @@ async def create_draft(
         credit_applied=0,
         amount_due=0,
     )
+    _add_totals(invoice, lines)  # inserted with its totals: no UPDATE after the lines
     uow.session.add(invoice)
     await uow.session.flush()
-    rows = await _append(uow, invoice, lines)
+    rows = _line_rows(invoice, lines)
+    uow.session.add_all(rows)
     for charge in pending:
         charge.invoice_id = invoice.id
     await uow.session.flush()
     return invoice, rows
 
 
+def _add_totals(invoice: Invoice, lines: list[Line]) -> None:
+    invoice.subtotal += sum(line.amount for line in lines)
+    invoice.discount_total += sum(line.discount_amount for line in lines)
+    invoice.total = invoice.subtotal - invoice.discount_total
+
+
 async def _append(uow: UnitOfWork, invoice: Invoice, lines: list[Line]) -> list[InvoiceLineItem]:
-    rows = [
+    rows = _line_rows(invoice, lines)
+    uow.session.add_all(rows)
+    _add_totals(invoice, lines)
+    await uow.session.flush()
+    return rows
+
+
+def _line_rows(invoice: Invoice, lines: list[Line]) -> list[InvoiceLineItem]:
+    return [
         InvoiceLineItem(
             invoice_id=invoice.id,
             source=line.source,
@@ -101,12 +123,6 @@ async def _append(uow: UnitOfWork, invoice: Invoice, lines: list[Line]) -> list[
         )
         for line in lines
     ]
-    uow.session.add_all(rows)
-    invoice.subtotal += sum(line.amount for line in lines)
-    invoice.discount_total += sum(line.discount_amount for line in lines)
-    invoice.total = invoice.subtotal - invoice.discount_total
-    await uow.session.flush()
-    return rows
 
 
 async def add_line(uow: UnitOfWork, invoice_id: uuid.UUID, data: AddInvoiceLine) -> InvoiceDTO:

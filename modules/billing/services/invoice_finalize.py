@@ -9,11 +9,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 
 from modules.billing.contracts import INVOICE_FINALIZED, INVOICE_PAID, InvoiceDTO
 from modules.billing.models import BillingAccount, Invoice, InvoiceLineItem
-from modules.billing.services import credit_grants
+from modules.billing.services import credit_grants, job_batch
 from modules.billing.services.invoice_drafts import create_draft
 from modules.billing.services.invoice_lines import Line
 from modules.billing.services.invoices import (
@@ -28,9 +28,9 @@ from platform_core.core.clock import utcnow
 from platform_core.messaging.uow import UnitOfWork
 
 ISSUER = "keel"
-_TAKE_NUMBER = text(
-    """UPDATE billing.invoice_number_sequences SET next_number = next_number + 1
-        WHERE issuer = :issuer RETURNING prefix, next_number - 1 AS number"""
+_TAKE_NUMBERS = text(
+    """UPDATE billing.invoice_number_sequences SET next_number = next_number + :n
+        WHERE issuer = :issuer RETURNING prefix, next_number - :n AS number"""
 )
 FINALIZE_BATCH = 100
 
@@ -61,6 +61,13 @@ async def finalize(
     uow: UnitOfWork, invoice: Invoice, account: BillingAccount, rows: list[InvoiceLineItem]
 ) -> InvoiceDTO:
     """Number, tax and credit a locked draft, in this transaction."""
+    await _settle(uow, invoice, account, rows)
+    return invoice_dto(invoice, rows, await line_taxes(uow, [invoice.id]))
+
+
+async def _settle(
+    uow: UnitOfWork, invoice: Invoice, account: BillingAccount, rows: list[InvoiceLineItem]
+) -> None:
     assert invoice.status == "draft"
     invoice.subtotal = sum(row.amount for row in rows)
     invoice.discount_total = sum(row.discount_amount for row in rows)
@@ -92,11 +99,15 @@ async def finalize(
             source_type="carried_credit",
             source_id=invoice.id,
         )
+        if (batch := job_batch.current(uow)) is not None:
+            batch.granted.add(account.id)  # a grant the batch did not read
     # credit
     invoice.credit_applied = await credit_grants.apply_to_invoice(uow, account, invoice, rows)
     now = utcnow()
-    prefix, number = (await uow.session.execute(_TAKE_NUMBER, {"issuer": ISSUER})).one()
-    invoice.number = f"{prefix}{number:06d}"
+    batch = job_batch.current(uow)
+    invoice.number = (
+        batch.numbers.pop(0) if batch is not None and batch.numbers else (await _numbers(uow, 1))[0]
+    )
     invoice.amount_due = invoice.total - invoice.credit_applied
     invoice.status = "open" if invoice.amount_due > 0 else "paid"
     invoice.collection_method = account.collection_method
@@ -105,11 +116,18 @@ async def finalize(
     invoice.auto_finalize_at = None
     invoice.paid_at = now if invoice.status == "paid" else None
     await uow.session.flush()
-    await uow.session.refresh(invoice)
+    if inspect(invoice).unloaded:  # a draft inserted in this transaction: its server defaults
+        await uow.session.refresh(invoice)
     await announce_invoice(uow, INVOICE_FINALIZED, invoice)
     if invoice.status == "paid":
         await announce_invoice(uow, INVOICE_PAID, invoice)
-    return invoice_dto(invoice, rows, await line_taxes(uow, [invoice.id]))
+
+
+async def _numbers(uow: UnitOfWork, n: int) -> list[str]:
+    """The issuer's next `n` invoice numbers, taken under the sequence row's lock until commit:
+    gapless, as long as each one is given to an invoice finalized in this transaction."""
+    prefix, first = (await uow.session.execute(_TAKE_NUMBERS, {"issuer": ISSUER, "n": n})).one()
+    return [f"{prefix}{number:06d}" for number in range(first, first + n)]
 
 
 async def finalize_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> InvoiceDTO:
@@ -136,6 +154,11 @@ async def finalize_due(uow: UnitOfWork) -> int:
             .with_for_update(skip_locked=True)
         )
     )
-    for invoice in due:
-        await _finalize_locked(uow, invoice)
+    if not due:
+        return 0
+    async with job_batch.finalize_batch(uow, [(inv.id, inv.account_id) for inv in due]) as batch:
+        batch.numbers = await _numbers(uow, len(due))  # one per draft, each finalized below
+        for invoice in due:
+            account = await uow.session.get_one(BillingAccount, invoice.account_id)
+            await _settle(uow, invoice, account, batch.lines.get(invoice.id, []))
     return len(due)

@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import select
 
 from modules.billing.models.plan_changes import SubscriptionPause
+from modules.billing.services import job_batch
 from platform_core.messaging.uow import UnitOfWork
 
 WITHHOLDS_SERVICE = ("void", "mark_uncollectible")
@@ -16,6 +17,9 @@ WITHHOLDS_SERVICE = ("void", "mark_uncollectible")
 async def pause_in_force(
     uow: UnitOfWork, subscription_id: uuid.UUID, *, lock: bool = False
 ) -> SubscriptionPause | None:
+    batch = job_batch.current(uow)
+    if batch is not None and subscription_id in batch.subscription_ids:  # read and locked already
+        return next((p for p in batch.pauses.get(subscription_id, ()) if p.resumed_at is None), None)
     stmt = select(SubscriptionPause).where(
         SubscriptionPause.subscription_id == subscription_id, SubscriptionPause.resumed_at.is_(None)
     )

@@ -24,6 +24,7 @@ from modules.billing.contracts import (
 from modules.billing.models import Subscription, SubscriptionItem
 from modules.billing.models.plan_changes import ScheduledChange
 from modules.billing.schemas import ItemChangeIn
+from modules.billing.services import job_batch
 from modules.billing.services.plan_changes import Move, apply_moves, plan_moves
 from modules.billing.services.subscriptions import (
     get_subscription,
@@ -57,6 +58,10 @@ def scheduled_dto(row: ScheduledChange) -> ScheduledChangeDTO:
 async def pending_change(
     uow: UnitOfWork, subscription_id: uuid.UUID, *, lock: bool
 ) -> ScheduledChange | None:
+    batch = job_batch.current(uow)
+    if batch is not None and subscription_id in batch.subscription_ids:  # read and locked already
+        rows = batch.scheduled.get(subscription_id, ())
+        return next((r for r in rows if r.status == "scheduled"), None)
     stmt = select(ScheduledChange).where(
         ScheduledChange.subscription_id == subscription_id, ScheduledChange.status == "scheduled"
     )

@@ -28,6 +28,7 @@ from sqlalchemy import insert, select
 from modules.billing.contracts import TaxAmountDTO
 from modules.billing.models import BillingAccount, Invoice, InvoiceLineItem, PendingCharge
 from modules.billing.models.tax import InvoiceLineTax, TaxRate
+from modules.billing.services import job_batch
 from modules.billing.services.tax_math import (
     LineTax,
     customer_of,
@@ -77,12 +78,7 @@ async def decide(uow: UnitOfWork, account: BillingAccount) -> Decision:
         return Decision(reverse_charge=True, rate=None)
     if customer.country is None:
         return Decision(reverse_charge=False, rate=None)
-    rows = {
-        r.id: r
-        for r in await uow.session.scalars(
-            select(TaxRate).where(TaxRate.active, TaxRate.country == customer.country)
-        )
-    }
+    rows = {r.id: r for r in await _active_rates(uow, customer.country)}
     chosen = rate_for(
         customer,
         [
@@ -93,6 +89,18 @@ async def decide(uow: UnitOfWork, account: BillingAccount) -> Decision:
         ],
     )
     return Decision(reverse_charge=False, rate=rows[chosen.id] if chosen else None)
+
+
+async def _active_rates(uow: UnitOfWork, country: str) -> Sequence[TaxRate]:
+    """The country's active rates; once per job batch (services/job_batch.py)."""
+    batch = job_batch.current(uow)
+    if batch is not None and country in batch.tax_rates:
+        return batch.tax_rates[country]
+    stmt = select(TaxRate).where(TaxRate.active, TaxRate.country == country)
+    rates = (await uow.session.scalars(stmt)).all()
+    if batch is not None:
+        batch.tax_rates[country] = rates
+    return rates
 
 
 def check_tax_id_verification(
