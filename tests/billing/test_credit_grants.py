@@ -182,3 +182,15 @@ async def test_bad_grants_are_refused_and_nothing_is_written(shop: Shop, clock: 
     assert_problem(r, 404, "credit_grant_not_found")
     r = await shop.client.post(grants_url(shop, f"/{uuid.uuid4()}/void"), headers=shop.headers)
     assert_problem(r, 404, "credit_grant_not_found")
+
+
+async def test_a_retried_grant_with_its_idempotency_key_grants_once(shop: Shop) -> None:
+    key = {**shop.headers, "Idempotency-Key": str(uuid.uuid4())}
+    body = {"amount": 800, "category": "paid", "description": "Prepaid"}
+    first = await ok(await shop.client.post(grants_url(shop), json=body, headers=key), 201)
+    again = await ok(await shop.client.post(grants_url(shop), json=body, headers=key), 201)
+    assert again == first
+    other = await shop.client.post(grants_url(shop), json={**body, "amount": 801}, headers=key)
+    assert_problem(other, 422, "idempotency_key_reused")
+    page = await ok(await shop.client.get(grants_url(shop), headers=shop.headers))
+    assert [g["id"] for g in page["items"]] == [first["id"]]
