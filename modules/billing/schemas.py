@@ -304,8 +304,8 @@ class AddInvoiceLine(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 # tax rates (billing_0028_tax_rates; routes/tax_rates.py, operators)
-class TaxPercentage(JSONDecimal, minimum="0", below="100"):
-    """0 <= percentage < 100, at most four decimals (a decimal string or a JSON number)."""
+class TaxPercentage(JSONDecimal, minimum="0", below="100", places=4):
+    """0 <= percentage < 100, at most four decimals (a decimal string, or a JSON integer)."""
 
 
 class CreateTaxRate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

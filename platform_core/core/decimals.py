@@ -34,12 +34,13 @@ def number_text(text: str) -> float:
     return float(text)
 
 
-def _pattern(negative: bool, positive: bool, integer_digits: int | None) -> str:
+def _pattern(negative: bool, positive: bool, integer_digits: int | None, places: int | None = None) -> str:
     more = "*" if integer_digits is None else f"{{0,{integer_digits - 1}}}"
     if positive:  # a non-zero digit somewhere
         return rf"^([1-9][0-9]{more}(\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)$"
     sign = "-?" if negative else ""
-    return rf"^{sign}(0|[1-9][0-9]{more})(\.[0-9]+)?$"
+    fraction = "+" if places is None else f"{{1,{places}}}"
+    return rf"^{sign}(0|[1-9][0-9]{more})(\.[0-9]{fraction})?$"
 
 
 class _Rules(type):
@@ -54,12 +55,23 @@ class JSONDecimal(Decimal, metaclass=_Rules):
     minimum: ClassVar[Decimal | None] = None  # inclusive
     positive: ClassVar[bool] = False  # above 0
     below: ClassVar[Decimal | None] = None  # exclusive; a power of ten
+    # at most this many decimals: a string then, since a JSON number with a fraction is a float
+    # whose text may not be what the client meant (the number form takes integers only)
+    places: ClassVar[int | None] = None
     pattern: ClassVar[str] = _pattern(True, False, None)
     _match: ClassVar[Callable[[str], re.Match[str] | None]] = re.compile(pattern).match
 
     def __init_subclass__(
-        cls, *, minimum: str | None = None, positive: bool = False, below: str | None = None
+        cls,
+        *,
+        minimum: str | None = None,
+        positive: bool = False,
+        below: str | None = None,
+        places: int | None = None,
     ) -> None:
+        if places is not None and (positive or places < 1):
+            raise ValueError("`places` is 1 or more, for a type that allows 0")
+        cls.places = places
         cls.minimum = Decimal(minimum) if minimum is not None else None
         cls.positive = positive
         cls.below = Decimal(below) if below is not None else None
@@ -71,7 +83,7 @@ class JSONDecimal(Decimal, metaclass=_Rules):
         negative = not positive and (cls.minimum is None or cls.minimum < 0)
         if cls.minimum not in (None, Decimal(0)):
             raise ValueError("`minimum` is 0 or absent (a pattern can state no other)")
-        cls.pattern = _pattern(negative, positive, digits)
+        cls.pattern = _pattern(negative, positive, digits, places)
         cls._match = re.compile(cls.pattern).match
 
     @classmethod
@@ -90,6 +102,8 @@ class JSONDecimal(Decimal, metaclass=_Rules):
                 raise ValueError(f"Expected a decimal string matching {cls.pattern!r}")
             return Decimal(value)
         if kind is float:
+            if cls.places is not None:
+                raise TypeError(f"Expected a decimal string (at most {cls.places} decimals) or an integer")
             text = getattr(_last_number, "text", None)
             if text is None or float(text) != value:  # a decoder without `number_text`
                 raise TypeError("Expected a decimal string")
@@ -127,7 +141,7 @@ class JSONDecimal(Decimal, metaclass=_Rules):
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
         """As the decoder reads it: a decimal string matching `pattern`, or a bounded number."""
-        number: dict[str, Any] = {"type": "number"}
+        number: dict[str, Any] = {"type": "number" if cls.places is None else "integer"}
         if cls.positive:
             number["exclusiveMinimum"] = 0
         elif cls.minimum is not None:

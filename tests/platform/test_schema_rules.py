@@ -279,6 +279,15 @@ def test_every_request_decimal_states_its_pattern_and_bounds(document: dict[str,
     assert "pattern" in str(check["schema"])
 
 
+def test_a_decimal_with_few_places_is_a_string_or_a_whole_number(document: dict[str, Any]) -> None:
+    """A tax percentage has at most four decimals: the pattern says so for strings, and the
+    number form takes integers only (a float's text may not be what the client meant)."""
+    string, number = _decimal_fields(document)["CreateTaxRate.percentage"]["anyOf"]
+    assert number == {"type": "integer", "minimum": 0, "exclusiveMaximum": 100}
+    for text, valid in (("19", True), ("19.1234", True), ("19.12345", False), ("100", False), ("07", False)):
+        assert (jsonschema.Draft202012Validator(string).is_valid(text)) is valid, text
+
+
 def test_no_request_body_reads_a_plain_decimal(app: Any) -> None:
     """Every decimal a body holds is a JSONDecimal (its pattern and bounds documented and
     decoded), not msgspec's Decimal, which takes "NaN", " 1" or "1_0"."""

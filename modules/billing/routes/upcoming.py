@@ -17,10 +17,19 @@ from platform_core.core.errors import InvalidRequest
 from platform_core.http.auth import requires
 from platform_core.messaging.uow import UnitOfWork
 
+_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_QUANTITY = "(?:[1-9][0-9]{0,5}|1000000)"
+ITEM_PATTERN = rf"^(?:{_UUID}:(?:{_UUID})?:{_QUANTITY}?|new:{_UUID}:{_QUANTITY}?|{_UUID}:deleted)$"
 ProposedItems = Annotated[
     list[str] | None,
     QueryParameter(
         max_items=20,
+        schema_extra={
+            "oneOf": [
+                {"type": "array", "items": {"type": "string", "pattern": ITEM_PATTERN}},
+                {"type": "null"},
+            ]
+        },
         description=(
             "A proposed change, repeated per item: `<item_id>:<price_id>:<quantity>` (either may be"
             " empty: unchanged), `new:<price_id>:<quantity>`, or `<item_id>:deleted`"
