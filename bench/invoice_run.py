@@ -361,7 +361,8 @@ async def main() -> None:
         await runtime.dispose()
     rate, copy_rate = invoices / wall, invoices / copy_s
     print(
-        f"jobs: {invoices} invoices ({lines} lines) in {wall:.1f} s = {rate:,.0f} invoices/s; CPU {cpu / invoices * 1e3:.2f} ms/invoice"
+        f"jobs: {invoices} invoices ({lines} lines) in {wall:.1f} s = {rate:,.0f} invoices/s;"
+        f" CPU {cpu / invoices * 1e3:.2f} ms/invoice"
     )
     print(
         f"statements per invoice: {(queries.renew + queries.finalize) / invoices:.1f} "
