@@ -41,8 +41,7 @@ import asyncpg
 import httpx
 from sqlalchemy import event
 
-from bench import load_average, machine_summary
-from migrations import KEEL_MIGRATIONS as migrate
+from bench import databases, load_average, machine_summary
 from modules.billing.services.invoice_finalize import finalize_due
 from modules.billing.services.renewals import renew_due
 from modules.composition import build_app, build_runtime
@@ -53,17 +52,12 @@ from platform_core.core.principal import PLATFORM_ADMIN_SCOPE
 from platform_core.persistence.db import asyncpg_dsn
 from platform_core.runtime.runtime import Runtime
 
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_DB = "keel_bench_invoices"
 EVENTS_PER_POOL = 20
 
 
 def database_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    base, _, _ = DEFAULT_SERVER.rpartition("/")
-    return f"{base}/{DEFAULT_DB}"
+    return databases.database_url(DEFAULT_DB)
 
 
 def settings() -> Settings:
@@ -76,16 +70,7 @@ def settings() -> Settings:
 
 
 async def prepare_database() -> None:
-    if os.environ.get("DATABASE_URL"):
-        await asyncio.to_thread(migrate.upgrade, database_url())
-        return
-    conn = await asyncpg.connect(asyncpg_dsn(DEFAULT_SERVER))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DEFAULT_DB}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DEFAULT_DB}"')
-    finally:
-        await conn.close()
-    await asyncio.to_thread(migrate.upgrade, database_url())
+    await databases.prepare_database(DEFAULT_DB)
 
 
 class Api:
