@@ -137,7 +137,7 @@ async def _subscribe(api: Client, operator: str, owner: str, org_id: str, pool_i
         "POST", f"/billing/orgs/{org_id}/subscriptions", owner, 201,
         json={"account_id": account["id"], "pool_id": pool_id, "items": [{"price_id": price["id"]}]},
     )  # fmt: skip
-    (invoice,) = await api.call("GET", f"/billing/orgs/{org_id}/invoices", owner)
+    (invoice,) = (await api.call("GET", f"/billing/orgs/{org_id}/invoices", owner))["items"]
     await api.call("POST", f"/billing/invoices/{invoice['id']}/mark-paid", operator)
 
 
