@@ -384,9 +384,7 @@ async def list_credit_notes(
             await uow.session.execute(
                 select(Refund.credit_note_id, Refund.id).where(Refund.credit_note_id.in_(ids))
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     return page_of(
         notes,

@@ -379,9 +379,5 @@ async def list_refunds(
         ):
             raise NotFound(f"payment {payment_id} does not exist", code="payment_not_found")
         query = query.where(Refund.payment_id == payment_id)
-    rows = list(
-        (
-            await uow.session.execute(keyset(query, [Refund.id.expression], cursor=cursor, limit=limit))
-        ).tuples()
-    )
+    rows = list(await uow.session.execute(keyset(query, [Refund.id.expression], cursor=cursor, limit=limit)))
     return page_of(rows, limit, lambda row: [str(row[0].id)], lambda row: refund_dto(*row))

@@ -95,11 +95,7 @@ async def list_unpriced(
         .where(UnpricedUsage.status == (status or "open"))
     )
     rows = list(
-        (
-            await uow.session.execute(
-                keyset(query, [UnpricedUsage.id.expression], cursor=cursor, limit=limit)
-            )
-        ).tuples()
+        await uow.session.execute(keyset(query, [UnpricedUsage.id.expression], cursor=cursor, limit=limit))
     )
     return page_of(rows, limit, lambda row: [str(row[0].id)], lambda row: unpriced_dto(*row))
 
